@@ -1,0 +1,1 @@
+"""Kedro pipelines: thin wiring of the node functions."""
