@@ -108,3 +108,30 @@ class JsonDataset(AbstractDataset[dict, dict]):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath)}
+
+
+class TorchCheckpointDataset(AbstractDataset[dict, dict]):
+    """A model checkpoint (weights plus config and dataset metadata) saved with ``torch.save``.
+
+    Loading uses ``weights_only=True``: the file may hold tensors and plain Python values only.
+    """
+
+    def __init__(self, *, filepath: str, metadata: dict[str, Any] | None = None) -> None:
+        self._filepath = PurePosixPath(filepath)
+        self.metadata = metadata
+
+    def load(self) -> dict:
+        from trm_pipeline.training.checkpoints import load_checkpoint
+
+        return load_checkpoint(Path(self._filepath))
+
+    def save(self, data: dict) -> None:
+        from trm_pipeline.training.checkpoints import save_checkpoint
+
+        save_checkpoint(Path(self._filepath), data)
+
+    def _exists(self) -> bool:
+        return Path(self._filepath).is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}

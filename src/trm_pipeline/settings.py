@@ -11,4 +11,6 @@ CONFIG_LOADER_ARGS = {
     # users can point runs at another store without editing the config.
     "custom_resolvers": {"oc.env": oc.env},
     "config_patterns": {"mlflow": ["mlflow*", "mlflow*/**"]},
+    # `quick` and `test` change a few nested keys; a soft merge keeps the rest of `base`.
+    "merge_strategy": {"parameters": "soft"},
 }

@@ -26,14 +26,8 @@ TOKEN_MAP: dict[str, int] = {"<pad>": PAD_TOKEN, "<blank>": BLANK_TOKEN} | {
 _SEPARATORS = frozenset(" \t\r\n\f\v|-+")
 _ALLOWED = "'.' or '0' for a blank, '1'-'9' for a digit"
 
-# Byte -> cell value; 255 marks a byte that is not a cell character.
-_INVALID = 255
-_BYTE_TO_CELL = np.full(256, _INVALID, dtype=np.uint8)
-_BYTE_TO_CELL[ord(".")] = 0
-_BYTE_TO_CELL[ord("0")] = 0
-for _d in range(1, 10):
-    _BYTE_TO_CELL[ord(str(_d))] = _d
-del _d
+# Character -> cell value for the one-grid parser.
+_CHAR_TO_CELL = {".": 0, "0": 0} | {str(d): d for d in range(1, 10)}
 
 
 def as_grid(grid, name: str = "grid") -> np.ndarray:
@@ -91,9 +85,8 @@ def parse_grid(text: str) -> np.ndarray:
     for pos, ch in enumerate(text, start=1):
         if ch in _SEPARATORS:
             continue
-        code = ord(ch)
-        value = _BYTE_TO_CELL[code] if code < 256 else _INVALID
-        if value == _INVALID:
+        value = _CHAR_TO_CELL.get(ch)
+        if value is None:
             raise ValueError(
                 f"invalid character {ch!r} at position {pos}: allowed are {_ALLOWED}"
                 " (whitespace and '|', '-', '+' separators are ignored)"
@@ -129,13 +122,19 @@ def parse_grids(texts: Sequence[str]) -> np.ndarray:
         keep = np.fromiter((t.isascii() for t in rows), dtype=bool, count=len(rows))
         fast = fast[keep]
         joined = "".join(texts[i] for i in fast)
-    # Byte arithmetic instead of a table lookup: '0'-'9' -> 0-9, '.' -> 0, others > 9.
-    values = np.frombuffer(joined.encode("ascii"), dtype=np.uint8) - np.uint8(ord("0"))
-    values[values == np.uint8(ord(".") - ord("0") + 256)] = 0
+    # Byte arithmetic instead of a table lookup (which would need an intp index as large as
+    # the data): '0'-'9' -> 0-9 and '.' -> 254 (uint8 wrap-around); anything else is invalid.
+    shifted = np.frombuffer(joined.encode("ascii"), dtype=np.uint8) - np.uint8(ord("0"))
+    dot = np.uint8(ord(".") - ord("0") + 256)
+    invalid = (shifted > 9) & (shifted != dot)
+    values = np.multiply(shifted, shifted <= 9, out=np.empty_like(shifted))
     values = values.reshape(-1, NUM_CELLS)
-    bad = (values > 9).any(axis=1)
-    if len(fast) == n and not bad.any():
-        return values
+    if not invalid.any():
+        if len(fast) == n:
+            return values
+        bad = np.zeros(len(fast), dtype=bool)
+    else:
+        bad = invalid.reshape(-1, NUM_CELLS).any(axis=1)
     # Rows that are not plain 81-char strings (pretty-printed ones, or errors) are parsed
     # one by one, which also produces the precise error message.
     out = np.empty((n, NUM_CELLS), dtype=np.uint8)
@@ -151,22 +150,25 @@ def parse_grids(texts: Sequence[str]) -> np.ndarray:
     return out
 
 
-def _cell_chars(blank: str) -> np.ndarray:
+def _to_chars(grids: np.ndarray, blank: str) -> np.ndarray:
+    """ASCII codes of the cells: digits '1'-'9', ``blank`` for 0 (uint8 arithmetic)."""
     if not isinstance(blank, str) or len(blank) != 1 or ord(blank) > 127:
         raise ValueError(f"blank must be a single ASCII character, got {blank!r}")
-    return np.frombuffer((blank + "123456789").encode("ascii"), dtype=np.uint8)
+    delta = np.uint8((ord(blank) - ord("0")) % 256)
+    is_blank = (grids == 0).view(np.uint8)
+    chars = np.add(grids, np.uint8(ord("0")))
+    chars += np.multiply(is_blank, delta, out=np.empty_like(is_blank))
+    return chars
 
 
 def format_grid(grid, blank: str = ".") -> str:
     """Format one grid as an 81-character string (``blank`` for empty cells)."""
-    table = _cell_chars(blank)
-    return table[as_grid(grid)].tobytes().decode("ascii")
+    return _to_chars(as_grid(grid), blank).tobytes().decode("ascii")
 
 
 def format_grids(grids, blank: str = ".") -> list[str]:
     """Format a ``[N, 81]`` batch as a list of 81-character strings."""
-    table = _cell_chars(blank)
-    text = table[as_batch(grids)].tobytes().decode("ascii")
+    text = _to_chars(as_batch(grids), blank).tobytes().decode("ascii")
     return [text[i : i + NUM_CELLS] for i in range(0, len(text), NUM_CELLS)]
 
 

@@ -1,0 +1,1 @@
+"""The train_att pipeline: TRM with self-attention and RoPE."""
