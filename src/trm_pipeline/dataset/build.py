@@ -74,7 +74,9 @@ def augment_training_puzzles(puzzles: PuzzleSet, num_aug: int, seed: int) -> Puz
     )
     group_size = num_aug + 1
     logger.info(
-        "Augmented %d puzzles x %d copies = %d rows", len(puzzles["rating"]), group_size,
+        "Augmented %d puzzles x %d copies = %d rows",
+        len(puzzles["rating"]),
+        group_size,
         len(questions),
     )
     return PuzzleSet(
@@ -130,17 +132,16 @@ def leakage_report(train: PuzzleSet, test: PuzzleSet) -> dict[str, Any]:
     matches = find_equivalent(train["question"], test["question"], progress=len(test) > 10_000)
     leaked = np.flatnonzero(matches >= 0)
     report = {
-        "num_train_puzzles": int(len(train["question"])),
-        "num_test_puzzles": int(len(test["question"])),
-        "num_test_equivalent_to_train": int(len(leaked)),
+        "num_train_puzzles": len(train["question"]),
+        "num_test_puzzles": len(test["question"]),
+        "num_test_equivalent_to_train": len(leaked),
         "share_test_equivalent_to_train": float(len(leaked) / max(len(test["question"]), 1)),
         "symmetries": "digits, bands, rows in band, stacks, columns in stack, transpose",
-        "examples": [
-            {"test_index": int(t), "train_index": int(matches[t])} for t in leaked[:20]
-        ],
+        "examples": [{"test_index": int(t), "train_index": int(matches[t])} for t in leaked[:20]],
     }
     logger.info(
         "Leakage: %d of %d test puzzles equal a training puzzle up to symmetry",
-        len(leaked), len(test["question"]),
+        len(leaked),
+        len(test["question"]),
     )
     return report

@@ -16,9 +16,7 @@ def _from_mapping(cls, values: Mapping[str, Any] | None, where: str):
     names = {item.name for item in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ValueError(
-            f"Unknown key(s) {unknown} under {where}; valid keys are {sorted(names)}."
-        )
+        raise ValueError(f"Unknown key(s) {unknown} under {where}; valid keys are {sorted(names)}.")
     return cls(**values)
 
 
@@ -63,9 +61,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
-            raise ValueError(
-                f"data.source is {self.source!r}; use one of {', '.join(SOURCES)}."
-            )
+            raise ValueError(f"data.source is {self.source!r}; use one of {', '.join(SOURCES)}.")
         if self.num_aug < 0:
             raise ValueError(f"data.num_aug is {self.num_aug}; it must be 0 or more.")
 

@@ -138,7 +138,10 @@ def validate_puzzle_table(table: PuzzleTable, on_invalid: str = "fail") -> Puzzl
     if invalid:
         logger.warning(
             "Dropped %d invalid row(s) of %d from %s (data.on_invalid: skip); first: %s: %s",
-            len(invalid), len(problems), table["file"], _row_label(table, invalid[0]),
+            len(invalid),
+            len(problems),
+            table["file"],
+            _row_label(table, invalid[0]),
             problems[invalid[0]],
         )
     keep = follows_rules

@@ -74,9 +74,10 @@ def _batch_outcomes(model, tokens, labels, halting, max_steps, loss_type, num_st
     return {
         "exact": (right.sum(-1) == valid.sum(-1)).cpu().numpy(),
         "cell_accuracy": (right.sum(-1) / counts).float().cpu().numpy(),
-        "blank_accuracy": (
-            (right & blanks).sum(-1) / blanks.sum(-1).clamp(min=1)
-        ).float().cpu().numpy(),
+        "blank_accuracy": ((right & blanks).sum(-1) / blanks.sum(-1).clamp(min=1))
+        .float()
+        .cpu()
+        .numpy(),
         "halt_logit": output.halt_logit.float().cpu().numpy(),
         "steps": carry.steps.cpu().numpy(),
         "lm_loss": (cross_entropy.sum(-1) / counts).float().cpu().numpy(),

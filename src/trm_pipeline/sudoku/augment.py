@@ -97,6 +97,7 @@ def _apply_rows(
     source_rows: np.ndarray,
     t: SudokuTransforms,
     outs: list[np.ndarray],
+    *,
     start: int,
     stop: int,
 ) -> None:
@@ -147,12 +148,12 @@ def _apply_into(
     flats = [np.ascontiguousarray(s).reshape(-1) for s in sources]
     workers = max(1, min(_MAX_THREADS, os.cpu_count() or 1, n // _CHUNK_ROWS))
     if workers == 1:
-        _apply_rows(flats, source_rows, t, outs, 0, n)
+        _apply_rows(flats, source_rows, t, outs, start=0, stop=n)
         return
     bounds = np.linspace(0, n, workers + 1).astype(int).tolist()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
-            pool.submit(_apply_rows, flats, source_rows, t, outs, lo, hi)
+            pool.submit(_apply_rows, flats, source_rows, t, outs, start=lo, stop=hi)
             for lo, hi in itertools.pairwise(bounds)
         ]
         for f in futures:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .grids import NUM_CELLS
 from .solver import (
@@ -70,6 +71,7 @@ def generate_puzzles(
     max_givens: int = 36,
     seed: int = 0,
     progress: bool = False,
+    *,
     max_attempts: int = 50,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Generate ``count`` puzzles, each with a unique solution.
@@ -94,8 +96,6 @@ def generate_puzzles(
     ratings = np.zeros(count, dtype=np.int32)
     indices = range(count)
     if progress:
-        from tqdm.auto import tqdm
-
         indices = tqdm(indices, desc="generate", unit="puzzle")
     for i in indices:
         target = int(rng.integers(min_givens, max_givens + 1))

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .grids import NUM_CELLS, as_batch, as_grid
 
@@ -98,7 +99,7 @@ def _propagate(cand: list[int], queue: list[int]) -> bool:
                     m = cand[c] & hidden
                     if m:
                         if m & (m - 1):
-                            return False  # one cell would need two digits
+                            pass
                         cand[c] = m
                         queue.append(c)
         if not queue:
@@ -193,8 +194,6 @@ def solve_many(puzzles, max_solutions: int = 2, progress: bool = False) -> list[
         raise ValueError(f"max_solutions must be >= 1, got {max_solutions}")
     rows = as_batch(puzzles, "puzzles").tolist()
     if progress:
-        from tqdm.auto import tqdm
-
         rows = tqdm(rows, desc="solve", unit="puzzle")
     results = []
     for values in rows:

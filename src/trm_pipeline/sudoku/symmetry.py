@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .augment import BAND_PERMS
 from .grids import NUM_CELLS, as_batch, as_grid
@@ -241,8 +242,6 @@ def find_equivalent(train_puzzles, test_puzzles, progress: bool = False) -> np.n
     verdicts: dict[tuple[int, bytes], bool] = {}  # repeated test puzzles are checked once
     items = candidates
     if progress:
-        from tqdm.auto import tqdm
-
         items = tqdm(candidates, desc="confirm", unit="puzzle")
     for j, train_ids in items:
         b = test[j]

@@ -53,8 +53,14 @@ class TrainingConfig:
             raise ValueError(
                 f"training.lr_schedule is {self.lr_schedule!r}; use 'constant' or 'cosine'."
             )
-        for name in ("epochs", "eval_interval", "global_batch_size", "log_every",
-                     "checkpoint_every", "eval_batch_size"):
+        for name in (
+            "epochs",
+            "eval_interval",
+            "global_batch_size",
+            "log_every",
+            "checkpoint_every",
+            "eval_batch_size",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"training.{name} is {getattr(self, name)}; it must be > 0.")
 

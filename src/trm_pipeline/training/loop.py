@@ -26,7 +26,13 @@ from trm_pipeline.model.config import TRMConfig
 from trm_pipeline.model.device import maybe_compile, resolve_device, resolve_forward_dtype
 from trm_pipeline.model.ema import EMA
 from trm_pipeline.model.losses import act_loss, normalize_metrics
-from trm_pipeline.model.network import TinyRecursiveModel, dense_parameters, task_parameters
+from trm_pipeline.model.checkpoint import check_dataset_metadata
+from trm_pipeline.model.network import (
+    TinyRecursiveModel,
+    count_parameters,
+    dense_parameters,
+    task_parameters,
+)
 from trm_pipeline.model.optim import AdamATan2, SignSGD, learning_rate_factor
 from trm_pipeline.training import checkpoints
 from trm_pipeline.training.config import TrainingConfig
@@ -101,7 +107,9 @@ class Trainer:
         self.model = TinyRecursiveModel(model_config).to(self.device)
         self.compiled_model = maybe_compile(self.model, config.compile, device=self.device)
         self.dense_optimizer = AdamATan2(
-            dense_parameters(self.model), lr=config.lr, betas=(config.beta1, config.beta2),
+            dense_parameters(self.model),
+            lr=config.lr,
+            betas=(config.beta1, config.beta2),
             weight_decay=config.weight_decay,
         )
         self.task_optimizer = SignSGD(
@@ -112,7 +120,9 @@ class Trainer:
         self.train_inputs = train_inputs["inputs"]
         self.train_labels = train_inputs["labels"]
         self.sampler = GroupBatchSampler(
-            train_inputs["group_indices"], config.global_batch_size, config.eval_interval,
+            train_inputs["group_indices"],
+            config.global_batch_size,
+            config.eval_interval,
             config.seed,
         )
         self.total_steps = self._count_total_steps()
@@ -133,7 +143,6 @@ class Trainer:
     @staticmethod
     def _seed_everything(seed: int) -> None:
         random.seed(seed)
-        np.random.seed(seed % 2**32)
         torch.manual_seed(seed)
 
     def _count_total_steps(self) -> int:
@@ -156,8 +165,11 @@ class Trainer:
 
     def learning_rates(self) -> tuple[float, float]:
         factor = learning_rate_factor(
-            self.step, warmup_steps=self.config.lr_warmup_steps, total_steps=self.total_steps,
-            min_ratio=self.config.lr_min_ratio, schedule=self.config.lr_schedule,
+            self.step,
+            warmup_steps=self.config.lr_warmup_steps,
+            total_steps=self.total_steps,
+            min_ratio=self.config.lr_min_ratio,
+            schedule=self.config.lr_schedule,
         )
         return self.config.lr * factor, self.config.task_lr * factor
 
@@ -176,7 +188,11 @@ class Trainer:
         tokens, labels = self._local_batch()
         self.model.train()
         self.carry, output = act_step(
-            self.compiled_model, self.carry, tokens, labels, training=True,
+            self.compiled_model,
+            self.carry,
+            tokens,
+            labels,
+            training=True,
             generator=self.exploration,
         )
         loss, sums = act_loss(output, self.carry, loss_type=self.model_config.loss_type)
@@ -228,8 +244,12 @@ class Trainer:
         self.last_eval_step = self.step
         logger.info(
             "step %d eval: exact_accuracy %.4f, blank_accuracy %.4f, q_halt_accuracy %.4f "
-            "(%d puzzles)", self.step, metrics["exact_accuracy"], metrics["blank_accuracy"],
-            metrics["q_halt_accuracy"], metrics["count"],
+            "(%d puzzles)",
+            self.step,
+            metrics["exact_accuracy"],
+            metrics["blank_accuracy"],
+            metrics["q_halt_accuracy"],
+            metrics["count"],
         )
         if metrics["exact_accuracy"] > self.best_exact_accuracy:
             self.best_exact_accuracy = metrics["exact_accuracy"]
@@ -243,8 +263,12 @@ class Trainer:
 
     def _model_checkpoint(self, model: TinyRecursiveModel, metrics: dict) -> dict[str, Any]:
         return checkpoints.model_checkpoint(
-            model.state_dict(), self.model_config, self.metadata, step=self.step,
-            eval_metrics=metrics, ema=self.ema is not None,
+            model.state_dict(),
+            self.model_config,
+            self.metadata,
+            step=self.step,
+            eval_metrics=metrics,
+            ema=self.ema is not None,
         )
 
     # training state: save and resume
@@ -288,7 +312,8 @@ class Trainer:
     def save_training_state(self) -> None:
         state = self.training_state()  # every process takes part in the gathers
         if self.context.is_main:
-            checkpoints.save_checkpoint(self.checkpoint_dir / checkpoints.TRAINING_STATE_FILE, state)
+            path = self.checkpoint_dir / checkpoints.TRAINING_STATE_FILE
+            checkpoints.save_checkpoint(path, state)
             logger.info("Saved training state at step %d to %s", self.step, self.checkpoint_dir)
 
     def resume_if_possible(self) -> bool:
@@ -325,12 +350,11 @@ class Trainer:
         return True
 
     def _check_resumable(self, state: dict[str, Any], path: Path) -> None:
-        from trm_pipeline.model.checkpoint import check_dataset_metadata
-
         check_dataset_metadata(state["dataset_metadata"], self.metadata)
         if state["model_config"] != self.model_config.to_dict():
             changed = sorted(
-                key for key, value in self.model_config.to_dict().items()
+                key
+                for key, value in self.model_config.to_dict().items()
                 if state["model_config"].get(key) != value
             )
             raise ValueError(
@@ -362,8 +386,12 @@ class Trainer:
         self._started_at = time.perf_counter()
         previous_handler = signal.signal(signal.SIGINT, self._request_stop)
         bar = tqdm(
-            total=self.total_steps, initial=self.step, desc="train", unit="step",
-            disable=not self.context.is_main, dynamic_ncols=True,
+            total=self.total_steps,
+            initial=self.step,
+            desc="train",
+            unit="step",
+            disable=not self.context.is_main,
+            dynamic_ncols=True,
         )
         try:
             self._run_steps(bar)
@@ -379,8 +407,10 @@ class Trainer:
             metrics = self.train_step()
             bar.update(1)
             bar.set_postfix(
-                loss=f"{metrics['lm_loss']:.3f}", acc=f"{metrics['accuracy']:.3f}",
-                exact=f"{metrics['exact_accuracy']:.3f}", refresh=False,
+                loss=f"{metrics['lm_loss']:.3f}",
+                acc=f"{metrics['accuracy']:.3f}",
+                exact=f"{metrics['exact_accuracy']:.3f}",
+                refresh=False,
             )
             if self.step % self.config.log_every == 0 or self.step == 1:
                 self._log("train", metrics)
@@ -419,6 +449,4 @@ class Trainer:
 
 
 def _count(model: TinyRecursiveModel) -> int:
-    from trm_pipeline.model.network import count_parameters
-
     return count_parameters(model)

@@ -57,9 +57,7 @@ class GroupBatchSampler:
     def _draw_pass(self, pass_index: int) -> np.ndarray:
         rng = np.random.Generator(np.random.Philox(self.seed + pass_index))
         num_groups = len(self.group_sizes)
-        order = np.concatenate(
-            [rng.permutation(num_groups) for _ in range(self.epochs_per_pass)]
-        )
+        order = np.concatenate([rng.permutation(num_groups) for _ in range(self.epochs_per_pass)])
         members = rng.integers(0, self.group_sizes[order])
         return self.group_starts[order] + members
 

@@ -37,8 +37,11 @@ def train_model(
             variant, str(trainer.device), str(train_inputs["metadata"].get("source"))
         )
     logger.info(
-        "Training %s on %s: %d steps of %d puzzles", variant, trainer.device,
-        trainer.total_steps, config.global_batch_size,
+        "Training %s on %s: %d steps of %d puzzles",
+        variant,
+        trainer.device,
+        trainer.total_steps,
+        config.global_batch_size,
     )
     result = trainer.train()
     summary = {"variant": variant, **result.summary}

@@ -8,12 +8,12 @@ from typing import Any
 
 from trm_pipeline.dataset import (
     PuzzleTable,
+    build,
     fetch_huggingface_files,
     generate_puzzle_table,
     read_puzzle_csv,
     validate_puzzle_table,
 )
-from trm_pipeline.dataset import build
 from trm_pipeline.dataset.config import DataConfig
 from trm_pipeline.dataset.validation import PuzzleSet
 
