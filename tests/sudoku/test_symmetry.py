@@ -15,6 +15,7 @@ from trm_pipeline.sudoku import (
     random_transforms,
 )
 from trm_pipeline.sudoku.augment import BAND_PERMS
+from trm_pipeline.sudoku.symmetry import _matches, _Target
 
 EXTERNAL_CSV = Path(__file__).resolve().parents[2] / "../shared/data/external_generated_5000.csv"
 
@@ -107,6 +108,23 @@ def test_near_misses_agree_with_brute_force(data):
         assert are_equivalent(puzzles[i], puzzles[i + 1]) == _reference_equivalent(
             puzzles[i], puzzles[i + 1]
         )
+
+
+def test_exact_search_needs_a_bijection(data):
+    """Merging two digits keeps the mask: a map that is a function but not one-to-one
+    must not count (the invariants would reject it first, so call the search directly)."""
+    puzzles, _ = data
+    t = random_transforms(5, np.random.default_rng(4))
+    moved = apply_transforms(puzzles[300:305], t)
+    for a, b in zip(puzzles[300:305], moved, strict=True):
+        assert _matches(_Target(a), b)
+        digits = sorted({int(v) for v in b if v})
+        merged = b.copy()
+        merged[merged == digits[0]] = digits[1]  # two digits become one
+        assert not _matches(_Target(a), merged)
+        assert not _reference_equivalent(a, merged)
+        split = a.copy()  # and the other direction: one digit would map to two
+        assert not _matches(_Target(merged), split)
 
 
 def test_full_grids(data):

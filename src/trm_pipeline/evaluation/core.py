@@ -36,8 +36,15 @@ class EvaluationResult:
     predictions: np.ndarray  # [N, 81] predicted tokens
 
     def metrics(self) -> dict[str, float]:
-        """Mean metrics under the reference's names, plus ``blank_accuracy`` and ``count``."""
+        """Mean metrics under the reference's names, plus ``blank_accuracy``.
+
+        ``count`` is the number of puzzles; ``q_halt_loss`` is the mean BCE between the halt
+        logit and "all cells right".
+        """
         halt_correct = (self.halt_logit >= 0) == self.exact
+        logit, target = self.halt_logit.astype(np.float64), self.exact.astype(np.float64)
+        # Binary cross-entropy with logits, in the overflow-free form.
+        halt_loss = np.maximum(logit, 0) - logit * target + np.log1p(np.exp(-np.abs(logit)))
         return {
             "count": float(len(self.exact)),
             "accuracy": float(self.cell_accuracy.mean()),
@@ -46,6 +53,7 @@ class EvaluationResult:
             "q_halt_accuracy": float(halt_correct.mean()),
             "steps": float(self.steps.mean()),
             "lm_loss": float(self.lm_loss.mean()),
+            "q_halt_loss": float(halt_loss.mean()),
         }
 
     def exact_accuracy_by_step(self) -> list[float]:

@@ -73,8 +73,10 @@ BAND_PERMS = _band_perm_table()
 @functools.cache
 def _digit_perm_table() -> np.ndarray:
     """``[9!, 9]`` uint8: every permutation of 1..9 (3.3 MB, built once on first use)."""
-    flat = itertools.chain.from_iterable(itertools.permutations(range(1, 10)))
-    return np.fromiter(flat, dtype=np.uint8, count=362_880 * 9).reshape(-1, 9)
+    perms = np.zeros((1, 0), dtype=np.uint8)
+    for k in range(1, 10):  # insert digit k at every position of each permutation of 1..k-1
+        perms = np.concatenate([np.insert(perms, pos, k, axis=1) for pos in range(k)])
+    return perms
 
 
 def random_transforms(count: int, rng: np.random.Generator) -> SudokuTransforms:

@@ -99,7 +99,7 @@ def _propagate(cand: list[int], queue: list[int]) -> bool:
                     m = cand[c] & hidden
                     if m:
                         if m & (m - 1):
-                            pass
+                            return False  # one cell would need two digits
                         cand[c] = m
                         queue.append(c)
         if not queue:

@@ -67,3 +67,12 @@ def all_reduce_sums(values: dict[str, torch.Tensor], context: DistributedContext
         return
     for value in values.values():
         dist.all_reduce(value, op=dist.ReduceOp.SUM)
+
+
+def broadcast_module(module: torch.nn.Module, context: DistributedContext) -> None:
+    """Copy rank 0's parameters and buffers to every other process."""
+    if not context.enabled:
+        return
+    with torch.no_grad():
+        for tensor in [*module.parameters(), *module.buffers()]:
+            dist.broadcast(tensor, src=0)

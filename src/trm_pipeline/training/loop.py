@@ -22,11 +22,11 @@ from tqdm.auto import tqdm
 
 from trm_pipeline.evaluation import evaluate_model
 from trm_pipeline.model.act import ACTCarry, act_step, initial_carry
+from trm_pipeline.model.checkpoint import check_dataset_metadata
 from trm_pipeline.model.config import TRMConfig
 from trm_pipeline.model.device import maybe_compile, resolve_device, resolve_forward_dtype
 from trm_pipeline.model.ema import EMA
 from trm_pipeline.model.losses import act_loss, normalize_metrics
-from trm_pipeline.model.checkpoint import check_dataset_metadata
 from trm_pipeline.model.network import (
     TinyRecursiveModel,
     count_parameters,
@@ -40,6 +40,7 @@ from trm_pipeline.training.distributed import (
     DistributedContext,
     all_reduce_gradients,
     all_reduce_sums,
+    broadcast_module,
     init_distributed,
 )
 from trm_pipeline.training.sampler import GroupBatchSampler
@@ -103,8 +104,10 @@ class Trainer:
         model_config.seq_len = int(self.metadata["seq_len"])
         model_config.forward_dtype = resolve_forward_dtype(model_config.forward_dtype, self.device)
         self.model_config = model_config
-        self._seed_everything(config.seed + self.context.rank)
+        # Every process builds the same initial weights; rank 0's copy is broadcast anyway.
+        self._seed_everything(config.seed)
         self.model = TinyRecursiveModel(model_config).to(self.device)
+        broadcast_module(self.model, self.context)
         self.compiled_model = maybe_compile(self.model, config.compile, device=self.device)
         self.dense_optimizer = AdamATan2(
             dense_parameters(self.model),

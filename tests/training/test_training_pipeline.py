@@ -1,0 +1,131 @@
+"""The train_att and train_mlp pipelines through KedroSession, logged to a temporary MLflow store."""
+
+from __future__ import annotations
+
+import math
+
+import mlflow
+import pytest
+import torch
+
+from trm_pipeline.model.network import TinyRecursiveModel
+from trm_pipeline.training.checkpoints import (
+    TRAINING_STATE_FILE,
+    build_model_from_checkpoint,
+    load_checkpoint,
+)
+from trm_pipeline.training.config import TrainingConfig
+from trm_pipeline.training.loop import NonFiniteLossError, Trainer
+
+REFERENCE_METRICS = (
+    "lm_loss",
+    "q_halt_loss",
+    "q_halt_accuracy",
+    "accuracy",
+    "exact_accuracy",
+    "steps",
+)
+
+
+def only_run(experiment: str = "trm_pipeline") -> mlflow.entities.Run:
+    runs = mlflow.search_runs(experiment_names=[experiment], output_format="list")
+    assert len(runs) == 1
+    return runs[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("pipeline", "mlp_t"), [("train_att", False), ("train_mlp", True)])
+def test_training_pipeline_logs_to_mlflow(run_pipeline, kedro_project, pipeline, mlp_t):
+    run_pipeline(pipeline)
+
+    mlflow.set_tracking_uri(f"sqlite:///{kedro_project / 'mlflow.db'}")
+    run = only_run()
+    assert run.info.run_name == pipeline
+    assert run.info.status == "FINISHED"
+    client = mlflow.MlflowClient()
+    for name in REFERENCE_METRICS:
+        history = client.get_metric_history(run.info.run_id, f"train/{name}")
+        assert len(history) >= 8, name  # conf/test: 16 steps, logged every step
+        assert client.get_metric_history(run.info.run_id, f"eval/{name}"), name
+    assert run.data.params[f"{pipeline}.model.hidden_size"] == "32"
+    assert run.data.tags["variant"] == pipeline.removeprefix("train_")
+    assert run.data.metrics[f"{pipeline.removeprefix('train_')}/num_parameters"] > 0
+    assert run.data.tags["device"] == "cpu"
+    assert run.data.tags["data_source"] == "generated"
+    assert {"git_commit", "torch_version"} <= set(run.data.tags)
+    variant = pipeline.removeprefix("train_")
+    artifacts = {item.path for item in client.list_artifacts(run.info.run_id, variant)}
+    assert f"{variant}/config.json" in artifacts
+    assert f"{variant}/training_summary.json" in artifacts
+    checkpoints = client.list_artifacts(run.info.run_id, f"{variant}/checkpoints")
+    assert [item.path for item in checkpoints] == [f"{variant}/checkpoints/best.pt"]
+
+    best = load_checkpoint(kedro_project / "data/06_models" / pipeline / "best_model.pt")
+    model = build_model_from_checkpoint(best)
+    assert isinstance(model, TinyRecursiveModel)
+    assert model.config.mlp_t is mlp_t
+    assert 0.0 <= best["eval_metrics"]["exact_accuracy"] <= 1.0
+
+
+def test_non_finite_loss_stops_and_keeps_checkpoint(tmp_path):
+    from tests.training.run_training import tiny_inputs
+    from trm_pipeline.model.config import TRMConfig
+
+    model_config = TRMConfig(
+        hidden_size=32,
+        num_heads=2,
+        num_deep_recursions=1,
+        num_latent_steps=1,
+        num_supervision_steps=2,
+        puzzle_emb_len=4,
+        forward_dtype="float32",
+    )
+    config = TrainingConfig(
+        epochs=100,
+        eval_interval=100,
+        global_batch_size=8,
+        device="cpu",
+        checkpoint_every=2,
+        checkpoint_dir=str(tmp_path),
+        log_every=1,
+        eval_subset_size=8,
+    )
+    trainer = Trainer(model_config, config, tiny_inputs(8, 0, 1), tiny_inputs(8, 1, 0))
+    for _ in range(2):
+        trainer.train_step()
+    trainer.save_training_state()
+    saved = (tmp_path / TRAINING_STATE_FILE).read_bytes()
+    with torch.no_grad():
+        trainer.model.lm_head.weight.fill_(math.nan)
+    with pytest.raises(NonFiniteLossError, match=r"loss is nan at step 3.*last good checkpoint"):
+        trainer.train_step()
+    assert (tmp_path / TRAINING_STATE_FILE).read_bytes() == saved
+    assert trainer.step == 2
+
+
+def test_resume_rejects_other_model_config(tmp_path):
+    from tests.training.run_training import tiny_inputs
+    from trm_pipeline.model.config import TRMConfig
+
+    small = dict(
+        hidden_size=32,
+        num_heads=2,
+        num_deep_recursions=1,
+        num_latent_steps=1,
+        num_supervision_steps=2,
+        puzzle_emb_len=4,
+        forward_dtype="float32",
+    )
+    config = TrainingConfig(
+        epochs=100,
+        eval_interval=100,
+        global_batch_size=8,
+        device="cpu",
+        checkpoint_dir=str(tmp_path),
+        eval_subset_size=8,
+    )
+    train, test = tiny_inputs(8, 0, 1), tiny_inputs(8, 1, 0)
+    Trainer(TRMConfig(**small), config, train, test).save_training_state()
+    other = Trainer(TRMConfig(**{**small, "hidden_size": 64}), config, train, test)
+    with pytest.raises(ValueError, match=r"different model config \(changed: \['hidden_size'\]\)"):
+        other.resume_if_possible()
