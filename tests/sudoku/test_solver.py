@@ -1,7 +1,6 @@
 """The exact solver (trm_pipeline.sudoku.solver) on real and constructed puzzles."""
 
 import csv
-import time
 from pathlib import Path
 
 import numpy as np
@@ -208,11 +207,9 @@ def test_argument_errors():
         solve(np.full(81, 12))
 
 
-def test_solver_throughput(data):
+def test_solve_many_matches_answers(data):
+    # Throughput is measured in benchmarks/bench_data.py.
     puzzles, answers, _ = data
-    start = time.perf_counter()
     results = solve_many(puzzles[:1000])
-    rate = 1000 / (time.perf_counter() - start)
     assert all(r.num_solutions == 1 for r in results)
     assert all(np.array_equal(r.solution, a) for r, a in zip(results, answers[:1000], strict=True))
-    assert rate > 150, f"{rate:.0f} puzzles/s, the target is >= 300 puzzles/s"
