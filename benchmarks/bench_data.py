@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         [
             "## Sudoku data (`benchmarks/bench_data.py`)",
             "",
-            f"Measured {time.strftime('%Y-%m-%d')}. Machine: {facts['CPU']}, {facts['cores']} cores; Python {facts['Python']},"
+            f"Measured {time.strftime('%Y-%m-%d')}. Machine: {facts['CPU']},"
+            f" {facts['cores']} cores; Python {facts['Python']},"
             f" numpy {facts['numpy']}; torch {facts['torch']}; load average at start"
             f" {facts['load average']} (other work on the machine slows the figures).",
             f"Input: the first {args.num_puzzles} puzzles of `external_generated_5000.csv`.",

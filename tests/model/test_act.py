@@ -162,7 +162,7 @@ def test_training_halts_on_positive_logit_without_exploration():
     assert carry.halted.all()
 
 
-def test_training_ignores_positive_logit_in_eval_fixed_mode():
+def test_eval_fixed_step_ignores_positive_halt_logit():
     model = small_model(num_supervision_steps=4)
     with torch.no_grad():
         model.q_head.bias.fill_(5.0)

@@ -8,7 +8,7 @@ step where its halt logit first turned positive.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -20,6 +20,10 @@ from trm_pipeline.model.network import TinyRecursiveModel
 from trm_pipeline.sudoku import BLANK_TOKEN
 
 logger = logging.getLogger(__name__)
+
+# Batch sizes of ``batch_size="auto"``: the first try on CUDA, and the fixed size elsewhere.
+AUTO_CUDA_BATCH_SIZE = 16_384
+DEFAULT_BATCH_SIZE = 256
 
 
 @dataclass
@@ -34,6 +38,16 @@ class EvaluationResult:
     lm_loss: np.ndarray  # [N] float, per-puzzle mean cross-entropy over the cells
     exact_by_step: np.ndarray  # [N, S] bool, exact after each step 1..S (frozen once halted)
     predictions: np.ndarray  # [N, 81] predicted tokens
+    batch_size: int | None = None  # final batch size, after any halving on out-of-memory
+
+    def subset(self, rows: np.ndarray) -> EvaluationResult:
+        """Return the outcomes of the puzzles selected by ``rows`` (indices or a bool mask)."""
+        arrays = {
+            item.name: getattr(self, item.name)[rows]
+            for item in fields(self)
+            if isinstance(getattr(self, item.name), np.ndarray)
+        }
+        return EvaluationResult(**arrays, batch_size=self.batch_size)
 
     def metrics(self) -> dict[str, float]:
         """Mean metrics under the reference's names, plus ``blank_accuracy``.
@@ -94,13 +108,27 @@ def _batch_outcomes(model, tokens, labels, halting, max_steps, loss_type, num_st
     }
 
 
+def resolve_batch_size(batch_size: int | str, device: torch.device | str, num_puzzles: int) -> int:
+    """Return the first batch size to try for ``batch_size`` ("auto" or a positive int).
+
+    "auto" starts at ``AUTO_CUDA_BATCH_SIZE`` on CUDA, where ``evaluate_model`` halves it on
+    out-of-memory errors, and uses ``DEFAULT_BATCH_SIZE`` on other devices.
+    """
+    if batch_size == "auto":
+        large = torch.device(device).type == "cuda"
+        batch_size = AUTO_CUDA_BATCH_SIZE if large else DEFAULT_BATCH_SIZE
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be 'auto' or a positive integer, got {batch_size!r}.")
+    return min(batch_size, max(num_puzzles, 1))
+
+
 @torch.no_grad()
 def evaluate_model(
     model: TinyRecursiveModel,
     inputs: np.ndarray,
     labels: np.ndarray,
     *,
-    batch_size: int = 768,
+    batch_size: int | str = 768,
     halting: str = "fixed",
     max_steps: int | None = None,
     device: torch.device | str = "cpu",
@@ -108,11 +136,15 @@ def evaluate_model(
 ) -> EvaluationResult:
     """Evaluate ``model`` on token arrays, one batch at a time from a fresh carry.
 
+    A batch that runs out of GPU memory is retried at half the size, and later batches keep
+    the smaller size.
+
     Args:
         model: The TRM (the EMA copy for reported numbers); it is put in eval mode.
         inputs: [N, 81] input tokens (blank 1, digit d -> d + 1).
         labels: [N, 81] solution tokens.
-        batch_size: Puzzles per forward call; the last batch is simply smaller.
+        batch_size: Puzzles per forward call (the last batch is simply smaller), or "auto";
+            see ``resolve_batch_size``.
         halting: "fixed" runs every puzzle for ``max_steps`` steps; "learned" stops a puzzle
             once its halt logit is positive.
         max_steps: Step budget; defaults to N_sup and may exceed it.
@@ -126,15 +158,35 @@ def evaluate_model(
         )
     model.eval()
     num_steps = max_steps or model.config.num_supervision_steps
+    size = resolve_batch_size(batch_size, device, len(inputs))
     parts: list[dict[str, np.ndarray]] = []
-    starts = range(0, len(inputs), batch_size)
-    for start in tqdm(starts, desc=f"evaluate ({halting})", disable=not progress, unit="batch"):
-        tokens = torch.as_tensor(inputs[start : start + batch_size], device=device).long()
-        targets = torch.as_tensor(labels[start : start + batch_size], device=device).long()
-        parts.append(
-            _batch_outcomes(
-                model, tokens, targets, halting, max_steps, model.config.loss_type, num_steps
-            )
-        )
+    start = 0
+    bar = tqdm(
+        total=len(inputs), desc=f"evaluate ({halting})", disable=not progress, unit="puzzle"
+    )
+    with bar:
+        while start < len(inputs):
+            tokens = torch.as_tensor(inputs[start : start + size], device=device).long()
+            targets = torch.as_tensor(labels[start : start + size], device=device).long()
+            try:
+                part = _batch_outcomes(
+                    model, tokens, targets, halting, max_steps, model.config.loss_type, num_steps
+                )
+            except torch.OutOfMemoryError:
+                if size == 1:
+                    raise
+                size = _halve_after_oom(size, device)
+                continue
+            parts.append(part)
+            start += len(tokens)
+            bar.update(len(tokens))
     merged = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
-    return EvaluationResult(**merged)
+    return EvaluationResult(**merged, batch_size=size)
+
+
+def _halve_after_oom(size: int, device: torch.device | str) -> int:
+    smaller = max(size // 2, 1)
+    logger.warning("Out of memory at batch size %d on %s; retrying with %d", size, device, smaller)
+    if torch.device(device).type == "cuda":
+        torch.cuda.empty_cache()
+    return smaller

@@ -1,11 +1,119 @@
-"""Evaluation nodes added to each training pipeline (after ``train_model_node``)."""
+"""Evaluation nodes added to each training pipeline (after ``train_model_node``).
+
+``evaluate_node`` evaluates the best (or last) EMA checkpoint on the test split and
+writes ``<namespace>.evaluation_report``; the plot nodes draw it and the run's MLflow history.
+The logic lives in ``trm_pipeline.evaluation``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
 
 from kedro.pipeline import Node
+from matplotlib.figure import Figure
 
-# Global (not namespaced) parameters that the nodes below read, e.g. {"params:evaluation"}.
-EVALUATION_PARAMETERS: set[str] = set()
+from trm_pipeline.evaluation import plots, tracking
+from trm_pipeline.evaluation.config import EvaluationConfig
+from trm_pipeline.evaluation.protocol import evaluate_test_set
+from trm_pipeline.evaluation.reporting import build_report
+
+logger = logging.getLogger(__name__)
+
+# Global (not namespaced) parameters that the nodes below read.
+EVALUATION_PARAMETERS: set[str] = {"params:evaluation"}
+
+
+def evaluate_checkpoint(
+    best_model: dict[str, Any],
+    last_model: dict[str, Any],
+    test_inputs: dict[str, Any],
+    training_summary: dict[str, Any],
+    evaluation_params: dict[str, Any],
+) -> dict[str, Any]:
+    """Evaluate the chosen checkpoint on the test split and log the report to MLflow.
+
+    Returns:
+        The evaluation report (see ``trm_pipeline.evaluation.reporting``).
+    """
+    config = EvaluationConfig.from_dict(evaluation_params)
+    checkpoint = best_model if config.checkpoint == "best" else last_model
+    run = evaluate_test_set(checkpoint, test_inputs, config)
+    report = build_report(
+        run,
+        test_inputs,
+        config,
+        checkpoint=checkpoint,
+        training_summary=training_summary,
+        mlflow_run=tracking.active_run_info(),
+    )
+    overall = report["overall"]
+    logger.info(
+        "Test exact accuracy %.4f (%d of %d, 95%% CI %.4f-%.4f), %.1f puzzles/s",
+        overall["exact_accuracy"],
+        overall["exact_count"],
+        overall["count"],
+        overall["exact_accuracy_ci_low"],
+        overall["exact_accuracy_ci_high"],
+        report["puzzles_per_second"] or 0.0,
+    )
+    variant = str(training_summary.get("variant", "model"))
+    tracking.log_evaluation_report(report, variant)
+    return report
+
+
+def plot_evaluation(report: dict[str, Any]) -> tuple[Figure, Figure, Figure]:
+    """Draw accuracy by supervision step, accuracy by rating and halt calibration."""
+    variant = str(report.get("variant"))
+    figures = plots.evaluation_figures({variant: report})
+    tracking.log_figures(figures, f"{variant}/plots")
+    return figures["accuracy_by_step"], figures["accuracy_by_rating"], figures["halt_calibration"]
+
+
+def plot_training_history(report: dict[str, Any]) -> Figure:
+    """Draw the train and eval curves of the MLflow run that trained the evaluated model."""
+    variant = str(report.get("variant"))
+    mlflow_run = report.get("mlflow_run")
+    history = tracking.fetch_history(mlflow_run["run_id"]) if mlflow_run else None
+    if mlflow_run and history is not None:
+        logged = tracking.variants_in_run(mlflow_run["run_id"])
+        if len(logged) > 1:
+            logger.warning(
+                "MLflow run %s holds the training series of %s, so the curves mix them; run "
+                "each training pipeline on its own (`kedro run --pipelines=train_att`).",
+                mlflow_run["run_id"],
+                logged,
+            )
+    figure = plots.plot_training_curves({variant: history})
+    tracking.log_figures({"training_curves": figure}, f"{variant}/plots")
+    return figure
 
 
 def evaluation_nodes() -> list[Node]:
     """Return the evaluation nodes of one variant, before namespacing."""
-    return []
+    return [
+        Node(
+            evaluate_checkpoint,
+            inputs=[
+                "best_model",
+                "last_model",
+                "test_inputs",
+                "training_summary",
+                "params:evaluation",
+            ],
+            outputs="evaluation_report",
+            name="evaluate_node",
+        ),
+        Node(
+            plot_evaluation,
+            inputs="evaluation_report",
+            outputs=["accuracy_by_step_plot", "accuracy_by_rating_plot", "halt_calibration_plot"],
+            name="plot_evaluation_node",
+        ),
+        Node(
+            plot_training_history,
+            inputs="evaluation_report",
+            outputs="training_curves_plot",
+            name="plot_training_curves_node",
+        ),
+    ]
