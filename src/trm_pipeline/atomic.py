@@ -24,6 +24,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     temporary_path = Path(temporary)
     try:
         yield temporary_path
+        # mkstemp creates the file readable by its owner only; give it the usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary_path, 0o666 & ~umask)
         os.replace(temporary_path, path)
     finally:
         temporary_path.unlink(missing_ok=True)

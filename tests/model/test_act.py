@@ -65,7 +65,7 @@ def test_first_step_loads_the_batch():
     assert not carry.halted.any()
 
 
-def test_halted_slot_resets_and_running_slot_keeps_its_sample():
+def test_carry_resets_only_halted_slots():
     model = small_model()
     old_tokens, old_labels = random_batch()
     new_tokens, new_labels = random_batch()
@@ -116,7 +116,7 @@ def test_learned_halting_stops_when_halt_logit_is_positive():
     assert len(history) == 1
 
 
-def test_learned_halting_keeps_each_slot_answer_from_its_halt_step():
+def test_learned_halting_freezes_halted_slots():
     model = small_model(num_supervision_steps=4)
     model.q_head = ScriptedHaltHead([1, 3])
     raw_logits = []

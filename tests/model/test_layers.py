@@ -71,7 +71,7 @@ def test_rms_norm_keeps_bfloat16_dtype():
     torch.testing.assert_close(out.float(), expected, rtol=1e-2, atol=1e-2)
 
 
-def test_casted_linear_keeps_float32_weights_and_casts_at_use():
+def test_casted_linear_casts_at_use():
     layer = CastedLinear(16, 8, bias=True)
     with torch.no_grad():
         layer.bias.normal_()
@@ -182,3 +182,24 @@ def test_token_mlp_equals_explicit_transposed_computation():
     out = block.mix_tokens(h, rope=None)
 
     torch.testing.assert_close(out, expected.transpose(1, 2), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("transposed_input", [False, True])
+def test_casted_linear_bfloat16_gradients_match_plain_linear(transposed_input):
+    layer = CastedLinear(32, 48, bias=True)
+    with torch.no_grad():
+        layer.bias.normal_()
+    source = torch.randn(2, 32, 5) if transposed_input else torch.randn(2, 5, 32)
+    x = source.to(torch.bfloat16)
+    x = (x.transpose(1, 2) if transposed_input else x).detach().requires_grad_(True)
+    x_plain = x.detach().clone().requires_grad_(True)
+    weight = layer.weight.detach().clone().requires_grad_(True)
+    bias = layer.bias.detach().clone().requires_grad_(True)
+    upstream = torch.randn(2, 5, 48).to(torch.bfloat16)
+
+    layer(x).backward(upstream)
+    F.linear(x_plain, weight.to(torch.bfloat16), bias.to(torch.bfloat16)).backward(upstream)
+
+    torch.testing.assert_close(x.grad.float(), x_plain.grad.float(), rtol=2e-2, atol=2e-2)
+    torch.testing.assert_close(layer.weight.grad, weight.grad, rtol=2e-2, atol=5e-2)
+    torch.testing.assert_close(layer.bias.grad, bias.grad, rtol=2e-2, atol=5e-2)

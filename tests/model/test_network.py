@@ -186,9 +186,7 @@ def test_only_last_cycle_runs_with_gradient():
 
 
 @pytest.mark.parametrize(("num_deep_recursions", "reaches_input"), [(1, True), (2, False)])
-def test_gradient_reaches_input_state_only_without_no_grad_cycles(
-    num_deep_recursions, reaches_input
-):
+def test_input_state_gradient_cut(num_deep_recursions, reaches_input):
     model = TinyRecursiveModel(small_config(num_deep_recursions=num_deep_recursions))
     answer, latent = model.initial_state(2, "cpu")
     answer.requires_grad_(True)

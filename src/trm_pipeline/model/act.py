@@ -19,7 +19,7 @@ from trm_pipeline.model.network import StepOutput, TinyRecursiveModel
 
 HALTING_MODES = ("fixed", "learned")
 IGNORE_LABEL = -100
-# Exploration never asks for fewer than 2 supervision steps.
+# Exploration never draws a minimum below 2 supervision steps.
 MIN_EXPLORATION_STEPS = 2
 
 
@@ -180,8 +180,10 @@ def act_step(
         labels: Incoming labels, ``[B, 81]``.
         puzzle_ids: Incoming task ids, ``[B]``, or None for 0.
         training: Use the training halting rule (learned halt plus exploration).
-        halting: Evaluation rule, "fixed" (always ``max_steps`` steps) or "learned".
-        max_steps: Step limit; defaults to N_sup and may exceed it at test time.
+        halting: Evaluation rule, "fixed" (always ``max_steps`` steps) or "learned". Training
+            ignores it.
+        max_steps: Step limit in training and evaluation. It defaults to N_sup and may exceed
+            it at test time.
         generator: Source of the exploration draws, for reproducible runs.
 
     Returns:
@@ -240,7 +242,7 @@ def run_to_halt(
     """Evaluate a batch from a fresh carry until every slot has halted.
 
     A slot keeps the carry and output of the step it halted on, so with ``halting="learned"``
-    each puzzle reports the answer from its own halting step.
+    the prediction of each puzzle comes from its own halting step.
 
     Args:
         model: The TRM, usually in eval mode.

@@ -54,38 +54,60 @@ def rms_norm(x: Tensor, eps: float) -> Tensor:
     return x32.to(x.dtype)
 
 
-class _ColumnMajorGradLinear(torch.autograd.Function):
-    """``x @ weight.T`` whose input gradient multiplies by a column-major copy of ``weight``.
+def _transposed_left_matmul(left: Tensor, right: Tensor) -> Tensor:
+    """Multiply ``left @ right`` with ``left`` passed as a transposed view of a contiguous copy.
 
-    On x86 CPUs without native bf16 instructions (AVX2 only), the bf16 product ``grad @ weight``
-    with both operands row-major runs about 10x slower in PyTorch 2.13 than with ``weight``
-    column-major. That product is the input gradient of every linear layer.
+    On x86 CPUs without native bf16 instructions (AVX2 only), PyTorch 2.13 runs bf16 matmuls
+    about 2x faster in this layout than with a row-major left operand, and about 20x faster
+    than with both operands row-major. The copy of ``left`` costs little next to the product.
+    """
+    return left.t().contiguous().t() @ right
+
+
+class _CpuBfloat16Linear(torch.autograd.Function):
+    """``x @ weight.T`` for bf16 inputs on CPU, with every product in the fast layout.
+
+    Takes the float32 master weight and returns its gradient in float32, like a cast followed
+    by ``F.linear`` would.
     """
 
     @staticmethod
     def forward(ctx: torch.autograd.function.FunctionCtx, x: Tensor, weight: Tensor) -> Tensor:
         ctx.save_for_backward(x, weight)
-        return F.linear(x, weight)
+        return _cpu_bfloat16_linear(x, weight)
 
     @staticmethod
     def backward(
         ctx: torch.autograd.function.FunctionCtx, grad: Tensor
     ) -> tuple[Tensor | None, Tensor | None]:
         x, weight = ctx.saved_tensors
+        grad_2d = grad.reshape(-1, grad.shape[-1])  # [M, out]
         grad_x = grad_weight = None
         if ctx.needs_input_grad[0]:
-            grad_x = grad @ weight.t().contiguous().t()
+            grad_x = _transposed_left_matmul(grad_2d, weight.to(grad.dtype)).view(x.shape)
         if ctx.needs_input_grad[1]:
-            grad_weight = grad.reshape(-1, grad.shape[-1]).t() @ x.reshape(-1, x.shape[-1])
+            x_2d = x.reshape(-1, x.shape[-1])
+            grad_weight = (grad_2d.t() @ x_2d).to(weight.dtype)
         return grad_x, grad_weight
 
 
-def _use_column_major_grad(x: Tensor, weight: Tensor) -> bool:
+def _cpu_bfloat16_linear(x: Tensor, weight: Tensor) -> Tensor:
+    # One pass casts and transposes the float32 master weight.
+    weight_t = weight.t().to(dtype=x.dtype, memory_format=torch.contiguous_format)  # [in, out]
+    out = _transposed_left_matmul(x.reshape(-1, x.shape[-1]), weight_t)
+    return out.view(*x.shape[:-1], weight.shape[0])
+
+
+def _use_cpu_bfloat16_kernel(x: Tensor) -> bool:
+    """Return whether an eager CPU bf16 call takes the layout-tuned path.
+
+    Compiled and exported graphs keep ``F.linear``.
+    """
     return (
         x.device.type == "cpu"
         and x.dtype == torch.bfloat16
-        and torch.is_grad_enabled()
-        and (x.requires_grad or weight.requires_grad)
+        and not torch.compiler.is_compiling()
+        and not torch.onnx.is_in_onnx_export()
     )
 
 
@@ -103,11 +125,13 @@ class CastedLinear(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
-        weight = self.weight.to(x.dtype)
         bias = None if self.bias is None else self.bias.to(x.dtype)
-        if not _use_column_major_grad(x, weight):
-            return F.linear(x, weight, bias)
-        out = _ColumnMajorGradLinear.apply(x, weight)
+        if not _use_cpu_bfloat16_kernel(x):
+            return F.linear(x, self.weight.to(x.dtype), bias)
+        if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):
+            out = _CpuBfloat16Linear.apply(x, self.weight)
+        else:
+            out = _cpu_bfloat16_linear(x, self.weight)
         return out if bias is None else out + bias
 
 
@@ -213,6 +237,15 @@ class Attention(nn.Module):
         return self.o_proj(out.transpose(1, 2).reshape(batch, length, width))
 
 
+def _transpose_contiguous(x: Tensor) -> Tensor:
+    """Swap the last two axes of ``[B, M, N]`` into a contiguous ``[B, N, M]`` copy.
+
+    A linear layer on a contiguous input runs as one 2-D matmul, but on the strided view it
+    becomes a batched matmul, which is about 10x slower in bf16 on AVX2-only CPUs.
+    """
+    return x.transpose(1, 2).contiguous()
+
+
 class TRMBlock(nn.Module):
     """One post-norm block: sequence mixing, then a channel SwiGLU, each followed by RMSNorm.
 
@@ -245,9 +278,9 @@ class TRMBlock(nn.Module):
             return rms_norm(h + self.attention(h, rope), self.eps)
         # The norm runs while transposed, so it normalizes each channel over the L positions.
         # This matches the reference TRM-MLP, unlike a per-position norm over channels.
-        transposed = h.transpose(1, 2)  # [B, D, L]
+        transposed = _transpose_contiguous(h)  # [B, D, L]
         transposed = rms_norm(transposed + self.token_mlp(transposed), self.eps)
-        return transposed.transpose(1, 2)
+        return _transpose_contiguous(transposed)  # [B, L, D]
 
     def forward(self, h: Tensor, rope: tuple[Tensor, Tensor] | None = None) -> Tensor:
         h = self.mix_tokens(h, rope)
