@@ -137,7 +137,7 @@ def generate_puzzle_table(
         count, min_givens=min_givens, max_givens=max_givens, seed=seed, progress=count >= 1000
     )
     return PuzzleTable(
-        source=np.full(count, f"generated_seed{seed}", dtype=str),
+        source=np.array([f"generated_seed{seed}"] * count),
         question=np.array(format_grids(puzzles), dtype=str).reshape(count),
         answer=np.array(format_grids(solutions), dtype=str).reshape(count),
         rating=ratings.astype(str),

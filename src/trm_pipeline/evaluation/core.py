@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 # Batch sizes of ``batch_size="auto"``: the first try on CUDA, and the fixed size elsewhere.
 AUTO_CUDA_BATCH_SIZE = 16_384
-DEFAULT_BATCH_SIZE = 256
+DEFAULT_BATCH_SIZE = 64
 
 
 @dataclass
@@ -161,9 +161,7 @@ def evaluate_model(
     size = resolve_batch_size(batch_size, device, len(inputs))
     parts: list[dict[str, np.ndarray]] = []
     start = 0
-    bar = tqdm(
-        total=len(inputs), desc=f"evaluate ({halting})", disable=not progress, unit="puzzle"
-    )
+    bar = tqdm(total=len(inputs), desc=f"evaluate ({halting})", disable=not progress, unit="puzzle")
     with bar:
         while start < len(inputs):
             tokens = torch.as_tensor(inputs[start : start + size], device=device).long()

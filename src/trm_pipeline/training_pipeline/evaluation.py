@@ -37,15 +37,19 @@ def evaluate_checkpoint(
         The evaluation report (see ``trm_pipeline.evaluation.reporting``).
     """
     config = EvaluationConfig.from_dict(evaluation_params)
+    variant = str(training_summary.get("variant", "model"))
     checkpoint = best_model if config.checkpoint == "best" else last_model
     run = evaluate_test_set(checkpoint, test_inputs, config)
+    mlflow_run = tracking.active_run_info()
+    if mlflow_run is not None:
+        mlflow_run["training_run_id"] = tracking.find_training_run(variant)
     report = build_report(
         run,
         test_inputs,
         config,
         checkpoint=checkpoint,
         training_summary=training_summary,
-        mlflow_run=tracking.active_run_info(),
+        mlflow_run=mlflow_run,
     )
     overall = report["overall"]
     logger.info(
@@ -57,7 +61,6 @@ def evaluate_checkpoint(
         overall["exact_accuracy_ci_high"],
         report["puzzles_per_second"] or 0.0,
     )
-    variant = str(training_summary.get("variant", "model"))
     tracking.log_evaluation_report(report, variant)
     return report
 
@@ -73,15 +76,15 @@ def plot_evaluation(report: dict[str, Any]) -> tuple[Figure, Figure, Figure]:
 def plot_training_history(report: dict[str, Any]) -> Figure:
     """Draw the train and eval curves of the MLflow run that trained the evaluated model."""
     variant = str(report.get("variant"))
-    mlflow_run = report.get("mlflow_run")
-    history = tracking.fetch_history(mlflow_run["run_id"]) if mlflow_run else None
-    if mlflow_run and history is not None:
-        logged = tracking.variants_in_run(mlflow_run["run_id"])
+    run_id = (report.get("mlflow_run") or {}).get("training_run_id")
+    history = tracking.fetch_history(run_id) if run_id else None
+    if history is not None:
+        logged = tracking.variants_in_run(run_id)
         if len(logged) > 1:
             logger.warning(
-                "MLflow run %s holds the training series of %s, so the curves mix them; run "
-                "each training pipeline on its own (`kedro run --pipelines=train_att`).",
-                mlflow_run["run_id"],
+                "MLflow run %s contains the training series of %s, so the curves mix them. "
+                "Run each training pipeline on its own (`kedro run --pipelines=train_att`).",
+                run_id,
                 logged,
             )
     figure = plots.plot_training_curves({variant: history})
