@@ -40,6 +40,17 @@ def test_wilson_known_value():
     assert wilson_interval(0, 8)[1] == pytest.approx(Z_95**2 / (8 + Z_95**2))
 
 
+@pytest.mark.parametrize(("successes", "total"), [(0, 500), (0, 12), (500, 500), (12, 12)])
+def test_wilson_bounds_touch_the_estimate_at_the_ends(successes, total):
+    # Rounding once gave a lower bound of 4e-19 at 0 successes, which broke error bars.
+    low, high = wilson_interval(successes, total)
+    assert low <= successes / total <= high
+    if successes == 0:
+        assert low == 0.0
+    else:
+        assert high == 1.0
+
+
 @pytest.mark.parametrize(("successes", "total"), [(1, 0), (-1, 4), (5, 4)])
 def test_wilson_rejects_invalid_counts(successes, total):
     with pytest.raises(ValueError, match="wilson_interval needs"):

@@ -101,8 +101,11 @@ def plot_accuracy_by_rating(reports: dict[str, dict[str, Any]]) -> Figure:
                 continue
             xs.append(x + (index - (len(reports) - 1) / 2) * width)
             heights.append(bucket["exact_accuracy"])
-            errors[0].append(bucket["exact_accuracy"] - bucket["exact_accuracy_ci_low"])
-            errors[1].append(bucket["exact_accuracy_ci_high"] - bucket["exact_accuracy"])
+            # Rounding can put a Wilson bound a hair past the estimate at 0 or 1.
+            low = bucket["exact_accuracy"] - bucket["exact_accuracy_ci_low"]
+            high = bucket["exact_accuracy_ci_high"] - bucket["exact_accuracy"]
+            errors[0].append(max(low, 0.0))
+            errors[1].append(max(high, 0.0))
         axes.bar(xs, heights, width, yerr=errors, capsize=3, color=_color(index), label=label)
     axes.set_xticks(range(len(positions)), [label for _, label in positions])
     axes.set_xlabel("difficulty rating")

@@ -37,7 +37,10 @@ def wilson_interval(successes: int, total: int, z: float = Z_95) -> tuple[float,
     half_width = (z / denominator) * math.sqrt(
         proportion * (1 - proportion) / total + z2 / (4 * total * total)
     )
-    return max(0.0, center - half_width), min(1.0, center + half_width)
+    # Clamp so rounding never puts a bound past the estimate (at 0 or `total` successes).
+    return min(max(0.0, center - half_width), proportion), max(
+        min(1.0, center + half_width), proportion
+    )
 
 
 @dataclass(frozen=True)
