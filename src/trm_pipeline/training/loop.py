@@ -136,6 +136,7 @@ class Trainer:
         self.exploration.manual_seed(config.seed + 1_000 + self.context.rank)
         self.step = 0
         self.best_exact_accuracy = -1.0
+        self.best_blank_accuracy = -1.0
         self.best_step = 0
         self.last_eval: dict[str, float] = {}
         self.last_eval_step = -1
@@ -232,7 +233,7 @@ class Trainer:
         return self.ema.averaged_model(self.model)
 
     def evaluate(self) -> dict[str, float]:
-        """Evaluate on the seeded test subset and keep ``best.pt`` when exact accuracy improves."""
+        """Evaluate on the seeded test subset; keep ``best.pt`` when exact (then blank) accuracy improves."""
         model = self.evaluation_model()
         result = evaluate_model(
             model,
@@ -254,8 +255,10 @@ class Trainer:
             metrics["q_halt_accuracy"],
             metrics["count"],
         )
-        if metrics["exact_accuracy"] > self.best_exact_accuracy:
-            self.best_exact_accuracy = metrics["exact_accuracy"]
+        # Blank-cell accuracy breaks ties, which matter while exact accuracy is still 0.
+        score = (metrics["exact_accuracy"], metrics["blank_accuracy"])
+        if score > (self.best_exact_accuracy, self.best_blank_accuracy):
+            self.best_exact_accuracy, self.best_blank_accuracy = score
             self.best_step = self.step
             if self.context.is_main:
                 checkpoints.save_checkpoint(
@@ -303,7 +306,11 @@ class Trainer:
                 "exploration": exploration.view(self.context.world_size, -1),
                 "python": list(random.getstate()[1]),
             },
-            "best": {"exact_accuracy": self.best_exact_accuracy, "step": self.best_step},
+            "best": {
+                "exact_accuracy": self.best_exact_accuracy,
+                "blank_accuracy": self.best_blank_accuracy,
+                "step": self.best_step,
+            },
             "last_eval": self.last_eval,
             "last_eval_step": self.last_eval_step,
             "elapsed_seconds": self.elapsed_seconds(),
@@ -345,6 +352,7 @@ class Trainer:
         random.setstate((3, tuple(rng["python"]), None))
         self.step = int(state["step"])
         self.best_exact_accuracy = float(state["best"]["exact_accuracy"])
+        self.best_blank_accuracy = float(state["best"]["blank_accuracy"])
         self.best_step = int(state["best"]["step"])
         self.last_eval = state["last_eval"]
         self.last_eval_step = int(state["last_eval_step"])
