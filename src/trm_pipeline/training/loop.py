@@ -233,7 +233,10 @@ class Trainer:
         return self.ema.averaged_model(self.model)
 
     def evaluate(self) -> dict[str, float]:
-        """Evaluate on the seeded test subset; keep ``best.pt`` when exact (then blank) accuracy improves."""
+        """Evaluate on the seeded test subset; keep ``best.pt`` when the score improves.
+
+        The score is exact accuracy, then blank-cell accuracy.
+        """
         model = self.evaluation_model()
         result = evaluate_model(
             model,
