@@ -1,11 +1,96 @@
-"""ONNX export and verification nodes added to each training pipeline."""
+"""ONNX export and verification nodes added to each training pipeline.
 
+The logic lives in ``trm_pipeline.export``; these nodes read the parameters, check the data
+and log to the active MLflow run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import onnx
 from kedro.pipeline import Node
 
-# Global (not namespaced) parameters that the nodes below read, e.g. {"params:export"}.
-EXPORT_PARAMETERS: set[str] = set()
+from trm_pipeline.export import tracking
+from trm_pipeline.export.config import ExportConfig
+from trm_pipeline.export.onnx_export import (
+    SupervisionStepGraph,
+    digit_tokens_of,
+    export_checkpoint,
+    float32_model_from_checkpoint,
+)
+from trm_pipeline.export.verification import check_tolerance, compare_with_torch, select_rows
+from trm_pipeline.model.checkpoint import check_dataset_metadata
+
+# Global (not namespaced) parameters that the nodes below read.
+EXPORT_PARAMETERS: set[str] = {"params:export"}
+
+
+def export_onnx(
+    best_model: dict[str, Any],
+    test_inputs: dict[str, Any],
+    variant: str,
+    export_params: dict[str, Any],
+) -> onnx.ModelProto:
+    """Export one supervision step of the best model (EMA weights, float32) to ONNX.
+
+    Returns:
+        The ONNX model, with the variant, recursion sizes, token map, MLflow run id, test
+        exact accuracy, model config and initial state in its metadata.
+    """
+    config = ExportConfig.from_dict(export_params)
+    check_dataset_metadata(best_model["dataset_metadata"], test_inputs["metadata"])
+    proto = export_checkpoint(
+        best_model, variant, tracking.active_run_id(), opset_version=config.opset_version
+    )
+    if config.log_model:
+        tracking.log_onnx_model(proto, variant)
+    return proto
+
+
+def verify_onnx(
+    onnx_model: onnx.ModelProto,
+    best_model: dict[str, Any],
+    test_inputs: dict[str, Any],
+    variant: str,
+    export_params: dict[str, Any],
+) -> dict[str, Any]:
+    """Compare onnxruntime with PyTorch on seeded test puzzles over all supervision steps.
+
+    Returns:
+        The verification report (also logged to MLflow).
+
+    Raises:
+        OnnxVerificationError: Above ``export.max_abs_logit_diff`` or below
+            ``export.min_identical_digits``.
+    """
+    config = ExportConfig.from_dict(export_params)
+    rows = select_rows(len(test_inputs["inputs"]), config.verify_num_puzzles, config.verify_seed)
+    graph = SupervisionStepGraph(
+        float32_model_from_checkpoint(best_model),
+        digit_tokens_of(best_model["dataset_metadata"]["token_map"]),
+    )
+    report = compare_with_torch(
+        onnx_model, graph, test_inputs["inputs"][rows], test_inputs["labels"][rows]
+    )
+    report = {"variant": variant, "file_size_bytes": onnx_model.ByteSize(), **report}
+    tracking.log_verification(report, variant)
+    return check_tolerance(report, config.tolerance)
 
 
 def export_nodes() -> list[Node]:
     """Return the export nodes of one variant, before namespacing."""
-    return []
+    return [
+        Node(
+            export_onnx,
+            inputs=["best_model", "test_inputs", "params:variant", "params:export"],
+            outputs="onnx_model",
+            name="export_onnx_node",
+        ),
+        Node(
+            verify_onnx,
+            inputs=["onnx_model", "best_model", "test_inputs", "params:variant", "params:export"],
+            outputs="onnx_verification",
+            name="verify_onnx_node",
+        ),
+    ]

@@ -1,0 +1,1 @@
+"""The Sudoku solver page: Gradio Blocks on the exported ONNX models."""

@@ -1,0 +1,251 @@
+"""Sudoku solver page for exported TRM models (Gradio Blocks on onnxruntime; no torch).
+
+Run ``python app/app.py`` after ``kedro run --pipelines=train_att --env quick``; it serves
+http://127.0.0.1:7860 with the newest ``data/06_models/*/model.onnx`` of each variant side by
+side. ``--model PATH`` or ``--variant att|mlp`` picks one model; ``--host`` and ``--port``
+change the address. The page never uses Gradio's share tunnel or analytics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+# Gradio reads this at import: no version check or analytics calls to gradio.app.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+if __package__ in (None, ""):  # run as `python app/app.py`: make `app` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import gradio as gr
+import numpy as np
+
+from app import handlers
+from app.render import message_html
+from trm_pipeline.export.runtime import DEVICES, HALTING_MODES, ModelLoadError, OnnxTRM
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODELS_DIR = PROJECT_ROOT / "data" / "06_models"
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+VARIANTS = ("att", "mlp")
+EXAMPLE = "..3.2.6..9..3.5..1..18.64....81.29..7.......8..67.82....26.95..8..2.3..9..5.1.3.."
+
+
+# finding and loading models
+
+
+def find_exports(models_dir: Path) -> list[Path]:
+    """Every ``<models_dir>/*/model.onnx``, newest first."""
+    files = Path(models_dir).glob("*/model.onnx")
+    return sorted(files, key=lambda path: path.stat().st_mtime, reverse=True)
+
+
+def load_models(
+    paths: Sequence[Path], device: str = "auto", variant: str | None = None
+) -> tuple[dict[str, OnnxTRM], list[str]]:
+    """Open the first (newest) model of each variant in ``paths``.
+
+    Args:
+        paths: Candidate files, newest first.
+        device: onnxruntime device, see ``create_session``.
+        variant: Keep only this variant ("att" or "mlp"); None keeps one of each.
+
+    Returns:
+        The loaded models by label, and a message for each file that could not be read.
+    """
+    models: dict[str, OnnxTRM] = {}
+    errors: list[str] = []
+    seen: set[str] = set()
+    for path in paths:
+        try:
+            model = OnnxTRM.load(path, device=device)
+        except ModelLoadError as error:
+            errors.append(str(error))
+            continue
+        name = model.info.variant
+        if name in seen or (variant is not None and name != variant):
+            continue
+        seen.add(name)
+        label = f"TRM-{name} ({path.parent.name})"
+        models[label] = model
+        logger.info("Loaded %s from %s on %s", label, path, model.providers[0])
+    return models, errors
+
+
+# the page
+
+
+def _model_summary(models: dict[str, OnnxTRM], errors: list[str]) -> str:
+    lines = [f"- **{label}**: {model.info.describe()}" for label, model in models.items()]
+    lines += [f"- {error}" for error in errors]
+    if not models and not errors:
+        lines.append(f"- {handlers.no_model_message()}")
+    return "\n".join(lines)
+
+
+def _empty_outputs(label: str) -> list:
+    """Grid, verdict, step slider, step view and state of a model column with no answer."""
+    return [message_html(f"{label}: no answer yet."), "", gr.Slider(1, 2, value=1), "", None]
+
+
+def build_app(
+    models: dict[str, OnnxTRM],
+    errors: Sequence[str] = (),
+    test_puzzles: np.ndarray | None = None,
+    seed: int | None = None,
+) -> gr.Blocks:
+    """Build the page around loaded models (none is fine: the page explains what to run)."""
+    rng = np.random.default_rng(seed)
+    labels = list(models)
+    with gr.Blocks(title="TRM Sudoku solver") as demo:
+        gr.Markdown(
+            "# Tiny Recursive Model: Sudoku solver\n"
+            "Type a puzzle (81 characters row by row, `.` or `0` for a blank) or fill in the "
+            "grid, then press **Solve**.\n\n" + _model_summary(models, list(errors))
+        )
+        with gr.Row():
+            with gr.Column(scale=1):
+                text = gr.Textbox(
+                    label="Puzzle as 81 characters", placeholder=EXAMPLE, elem_id="puzzle-text"
+                )
+                table = gr.Dataframe(
+                    value=handlers.table_from_grid(np.zeros(81, np.uint8)),
+                    headers=[str(col) for col in range(1, 10)],
+                    row_count=9,
+                    column_count=9,
+                    datatype="str",
+                    type="array",
+                    interactive=True,
+                    label="Puzzle grid (editable)",
+                )
+                halting = gr.Radio(
+                    list(HALTING_MODES),
+                    value="learned",
+                    label="Halting: learned (stop when the halt head says so) or fixed (N_sup)",
+                )
+                with gr.Row():
+                    solve_button = gr.Button("Solve", variant="primary", elem_id="solve")
+                    random_button = gr.Button("Random puzzle", elem_id="random")
+                    clear_button = gr.Button("Clear", elem_id="clear")
+                message = gr.Markdown(elem_id="message")
+            outputs, views = [], []
+            for index, label in enumerate(labels):
+                with gr.Column(scale=1):
+                    grid = gr.HTML(message_html(f"{label}: no answer yet."))
+                    verdict = gr.Markdown(elem_id=f"verdict-{index}")
+                    slider = gr.Slider(1, 2, value=1, step=1, label="Supervision step")
+                    step_view = gr.HTML()
+                    state = gr.State(None)
+                outputs += [grid, verdict, slider, step_view, state]
+                views.append((slider, state, step_view))
+
+        def on_solve(text_value, table_value, halting_value):
+            view = handlers.solve_puzzle(models, text_value, table_value, halting_value)
+            updates = [view.message]
+            by_label = {answer.label: answer for answer in view.answers}
+            for label in labels:
+                answer = by_label.get(label)
+                if answer is None:
+                    updates += _empty_outputs(label)
+                    continue
+                state = answer.to_state()
+                updates += [
+                    handlers.answer_html(answer),
+                    f"**{answer.verdict}**  \nTook {answer.timing()}.",
+                    gr.Slider(1, max(answer.steps, 2), value=answer.steps, step=1),
+                    handlers.step_html(state, answer.steps),
+                    state,
+                ]
+            return updates
+
+        def on_random():
+            puzzle, note = handlers.random_puzzle(test_puzzles, rng)
+            grid = handlers.grid_from_text(puzzle) if puzzle else np.zeros(81, np.uint8)
+            return puzzle, handlers.table_from_grid(grid), note
+
+        def on_text(text_value):
+            try:
+                return handlers.table_from_grid(handlers.grid_from_text(text_value or ""))
+            except handlers.PuzzleInputError:
+                return gr.skip()
+
+        def on_table(table_value):
+            try:
+                return handlers.text_from_grid(handlers.grid_from_table(table_value))
+            except handlers.PuzzleInputError:
+                return ""
+
+        def on_clear():
+            empty = handlers.table_from_grid(np.zeros(81, np.uint8))
+            return ["", empty, ""] + [value for label in labels for value in _empty_outputs(label)]
+
+        inputs = [text, table, halting]
+        solve_button.click(on_solve, inputs, [message, *outputs], api_name="solve")
+        text.submit(on_solve, inputs, [message, *outputs])
+        random_button.click(on_random, None, [text, table, message], api_name="random")
+        clear_button.click(on_clear, None, [text, table, message, *outputs], api_name="clear")
+        text.change(on_text, text, table, api_visibility="private")
+        table.input(on_table, table, text, api_visibility="private")
+        for slider, state, step_view in views:
+            slider.change(handlers.step_html, [state, slider], step_view, api_visibility="private")
+    return demo
+
+
+# command line
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Serve the TRM Sudoku solver page (exported ONNX models, onnxruntime)."
+    )
+    parser.add_argument("--model", type=Path, help="an exported model.onnx to serve")
+    parser.add_argument(
+        "--variant", choices=VARIANTS, help="serve only the newest export of this variant"
+    )
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=DEFAULT_MODELS_DIR,
+        help="folder searched for */model.onnx (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="project data folder with the test split (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="auto",
+        help="onnxruntime device: CUDA only where it initializes (default: auto)",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
+    parser.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    paths = [args.model] if args.model is not None else find_exports(args.models_dir)
+    models, errors = load_models(paths, args.device, args.variant)
+    if not models and not errors:
+        where = args.model or f"{args.models_dir}/*/model.onnx"
+        errors.append(handlers.no_model_message(f"No {args.variant or ''} model at {where}."))
+    for error in errors:
+        logger.warning("%s", error)
+    demo = build_app(models, errors, handlers.load_test_puzzles(args.data_dir))
+    demo.launch(server_name=args.host, server_port=args.port, share=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,298 @@
+"""Benchmark inference: the exported ONNX model on onnxruntime against PyTorch eager, on the CPU.
+
+    python benchmarks/bench_inference.py [--batch 16] [--repeats 1] [--no-write]
+        [--config NAME:hidden=512,heads=8,T=3,n=6,nsup=16,prefix=16 ...]
+
+Builds a random-weight TRM per config (attention variant), exports one supervision step with
+the project's exporter (cached under the temp folder, keyed by the sizes, since the export of
+the paper config takes minutes), then measures
+
+- per-puzzle latency: one puzzle solved end to end (``OnnxTRM.run``, the solver page's path,
+  and ``run_to_halt`` in PyTorch) with ``learned`` and ``fixed`` halting;
+- batch throughput: one supervision step of ``--batch`` puzzles after a warm-up step, scaled
+  to N_sup steps (every step of a batch costs the same).
+
+PyTorch runs in float32 like the export: on CPUs without native bfloat16 (AVX2 only)
+bfloat16 matrix products are many times slower. The figures are printed and written into
+docs/benchmarks.md between ``<!-- bench_inference:start -->`` and ``<!-- bench_inference:end -->``.
+Without ``--config`` it runs the paper config (conf/base) and the quick config (conf/quick).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from bench_data import cpu_model  # the script's folder is on sys.path
+
+from trm_pipeline.export.dataset import OnnxModelDataset
+from trm_pipeline.export.onnx_export import export_checkpoint
+from trm_pipeline.export.runtime import OnnxTRM, create_session
+from trm_pipeline.model.act import run_to_halt
+from trm_pipeline.model.config import TRMConfig
+from trm_pipeline.model.network import TinyRecursiveModel
+from trm_pipeline.sudoku import TOKEN_MAP, generate_puzzles
+from trm_pipeline.training.checkpoints import model_checkpoint
+
+REPO = Path(__file__).resolve().parents[1]
+
+DEFAULT_DOC = REPO / "docs/benchmarks.md"
+START, END = "<!-- bench_inference:start -->", "<!-- bench_inference:end -->"
+PRESETS = {
+    "paper": "hidden=512,heads=8,T=3,n=6,nsup=16,prefix=16",
+    "quick": "hidden=128,heads=2,T=2,n=2,nsup=4,prefix=2",
+}
+KEYS = {
+    "hidden": "hidden_size",
+    "heads": "num_heads",
+    "T": "num_deep_recursions",
+    "n": "num_latent_steps",
+    "nsup": "num_supervision_steps",
+    "prefix": "puzzle_emb_len",
+    "layers": "num_layers",
+}
+APP_TARGET_SECONDS = 2.0
+
+
+@dataclass
+class Row:
+    config: str
+    measure: str
+    halting: str
+    onnx_s: float
+    torch_s: float
+    steps: int
+    unit: str
+
+
+def parse_config(spec: str) -> tuple[str, TRMConfig]:
+    """``NAME:key=value,...`` (or a preset name) to a float32 attention TRMConfig."""
+    name, _, sizes = spec.partition(":")
+    sizes = sizes or PRESETS.get(name, "")
+    if not sizes:
+        raise SystemExit(f"--config {spec!r}: give sizes, e.g. {name}:{PRESETS['quick']}")
+    fields = {}
+    for item in sizes.split(","):
+        key, _, value = item.partition("=")
+        if key not in KEYS:
+            raise SystemExit(f"--config {spec!r}: unknown size {key!r}; use {sorted(KEYS)}")
+        fields[KEYS[key]] = int(value)
+    return name, TRMConfig(**fields, forward_dtype="float32")
+
+
+def exported_model(
+    config: TRMConfig, cache_dir: Path
+) -> tuple[TinyRecursiveModel, Path, float | None]:
+    """A seeded random model and its export, reused from the cache when the sizes match (then
+    the export time is None)."""
+    torch.manual_seed(0)
+    model = TinyRecursiveModel(config).eval()
+    key = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+    path = cache_dir / f"trm_{key}.onnx"
+    export_seconds = None
+    if not path.is_file():
+        checkpoint = model_checkpoint(model.state_dict(), config, {"token_map": TOKEN_MAP})
+        started = time.perf_counter()
+        proto = export_checkpoint(checkpoint, "att")
+        export_seconds = time.perf_counter() - started
+        OnnxModelDataset(filepath=str(path)).save(proto)  # atomic: no half-written cache
+    return model, path, export_seconds
+
+
+def best_of(repeats: int, fn) -> tuple[float, object]:
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def measure_onnx(onnx_model: OnnxTRM, puzzles: np.ndarray, repeats: int) -> dict:
+    """Seconds of one solved puzzle per halting mode, steps used, and of one batch step."""
+    figures = {}
+    tokens = onnx_model.tokens_from_grids(puzzles)
+    onnx_model.step(tokens[:1], *onnx_model.initial_state(1))  # warm-up
+    for halting in ("learned", "fixed"):
+        seconds, recursion = best_of(repeats, lambda h=halting: onnx_model.run(puzzles[:1], h))
+        figures[halting] = (seconds, int(recursion.steps[0]))
+    answer, latent = onnx_model.initial_state(len(puzzles))
+    onnx_model.step(tokens, answer, latent)  # warm-up: allocations
+    figures["batch_step"], _ = best_of(repeats, lambda: onnx_model.step(tokens, answer, latent))
+    return figures
+
+
+@torch.inference_mode()
+def measure_torch(model: TinyRecursiveModel, tokens: np.ndarray, repeats: int) -> dict:
+    """The same figures for PyTorch eager (``run_to_halt`` and one ``forward``)."""
+    figures = {}
+    one = torch.from_numpy(tokens[:1])
+    labels = torch.full_like(one, -100)
+    model(one, *model.initial_state(1, "cpu"))  # warm-up
+    for halting in ("learned", "fixed"):
+        seconds, (carry, _, _) = best_of(
+            repeats, lambda h=halting: run_to_halt(model, one, labels, halting=h)
+        )
+        figures[halting] = (seconds, int(carry.steps[0]))
+    batch = torch.from_numpy(tokens)
+    answer, latent = model.initial_state(len(tokens), "cpu")
+    model(batch, answer, latent)  # warm-up
+    figures["batch_step"], _ = best_of(repeats, lambda: model(batch, answer, latent))
+    return figures
+
+
+def measure(name: str, model, onnx_model, puzzles: np.ndarray, repeats: int) -> list[Row]:
+    """Latency per halting mode and batch throughput of both engines.
+
+    onnxruntime's worker threads spin for a while after each run and would slow PyTorch on a
+    small CPU, so each engine runs in its own phase with a pause between.
+    """
+    onnx = measure_onnx(onnx_model, puzzles, repeats)
+    time.sleep(2.0)
+    eager = measure_torch(model, onnx_model.tokens_from_grids(puzzles), repeats)
+    rows = []
+    for halting in ("learned", "fixed"):
+        (onnx_s, steps), (torch_s, _) = onnx[halting], eager[halting]
+        rows.append(Row(name, "latency, 1 puzzle", halting, onnx_s, torch_s, steps, "s"))
+    num_steps = model.config.num_supervision_steps
+    batch = len(puzzles)
+    rows.append(
+        Row(
+            name,
+            f"throughput, batch {batch}",
+            "fixed (= learned here)",
+            batch / (onnx["batch_step"] * num_steps),
+            batch / (eager["batch_step"] * num_steps),
+            num_steps,
+            "puzzles/s",
+        )
+    )
+    return rows
+
+
+def write_section(doc: Path, body: str) -> None:
+    """Replace the text between START and END in ``doc`` (add it, or create the file, if
+    missing), through a temporary file and os.replace."""
+    section = f"{START}\n{body.rstrip()}\n{END}"
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    if START in text and END in text and text.index(START) < text.index(END):
+        head, rest = text.split(START, 1)
+        text = head + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=doc.parent, prefix=f".{doc.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, doc)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def markdown(rows, exports, facts, batch) -> str:
+    lines = [
+        "## Inference: onnxruntime vs PyTorch eager (`benchmarks/bench_inference.py`)",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d')} on {facts}. Random-weight attention models, "
+        "float32 on both engines (bfloat16 matrix products are far slower on this AVX2-only "
+        "CPU); PyTorch runs `run_to_halt` (eager, inference mode), onnxruntime runs "
+        "`OnnxTRM.run`, the solver page's path.",
+        "",
+        "| config | measure | halting | steps | onnxruntime | PyTorch eager | speed-up |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        ratio = row.torch_s / row.onnx_s if row.unit == "s" else row.onnx_s / row.torch_s
+        lines.append(
+            f"| {row.config} | {row.measure} | {row.halting} | {row.steps} | "
+            f"{row.onnx_s:.3g} {row.unit} | {row.torch_s:.3g} {row.unit} | {ratio:.2f}x |"
+        )
+    lines += [
+        "",
+        "| config | sizes | export | session start | model.onnx |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, sizes, export_s, session_s, size_mb in exports:
+        export = "cached" if export_s is None else f"{export_s:.0f} s"
+        lines.append(f"| {name} | {sizes} | {export} | {session_s:.2f} s | {size_mb:.1f} MB |")
+    lines += [
+        "",
+        "With random weights the halt logit stays at its initial bias (-5), so `learned` "
+        "halting runs all N_sup steps like `fixed`; a trained model that halts after k steps "
+        "answers in about k/N_sup of the `fixed` latency. Throughput is one measured step of "
+        f"the batch of {batch} scaled to N_sup steps.",
+        f"Target of the solver page: one puzzle in under {APP_TARGET_SECONDS:.0f} s at the paper "
+        "size (onnxruntime row `latency, 1 puzzle`).",
+        "",
+        "Rerun: `python benchmarks/bench_inference.py`.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", action="append", help="NAME[:key=value,...]; repeatable")
+    parser.add_argument("--batch", type=int, default=16, help="batch of the throughput run")
+    parser.add_argument("--repeats", type=int, default=1, help="best of N timings")
+    parser.add_argument(
+        "--threads", type=int, help="threads of both engines (default: each engine's own)"
+    )
+    parser.add_argument(
+        "--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "trm_bench_inference"
+    )
+    parser.add_argument("--doc", type=Path, default=DEFAULT_DOC)
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+
+    ort_threads = args.threads or "one per core"
+    facts = (
+        f"{cpu_model()}, {os.cpu_count()} logical cores, load average at start "
+        + " ".join(f"{value:.2f}" for value in os.getloadavg())
+        + f"; torch {torch.__version__} ({torch.get_num_threads()} threads), onnxruntime "
+        f"{ort.__version__} ({ort_threads} threads), Python {platform.python_version()}"
+    )
+    print("machine:", facts)
+    puzzles = generate_puzzles(args.batch, 22, 30, seed=0)[0]
+    rows, exports = [], []
+    for spec in args.config or list(PRESETS):
+        name, config = parse_config(spec)
+        model, path, export_s = exported_model(config, args.cache_dir)
+        session_s, session = best_of(1, lambda p=path: create_session(p, "cpu", args.threads))
+        onnx_model = OnnxTRM(session, path)
+        sizes = (
+            f"hidden {config.hidden_size}, T={config.num_deep_recursions}, "
+            f"n={config.num_latent_steps}, N_sup={config.num_supervision_steps}"
+        )
+        exports.append((name, sizes, export_s, session_s, path.stat().st_size / 1e6))
+        export = "cached" if export_s is None else f"{export_s:.0f} s"
+        print(f"{name}: {sizes}; export {export}, session start {session_s:.2f} s")
+        new_rows = measure(name, model, onnx_model, puzzles, args.repeats)
+        for row in new_rows:
+            print(
+                f"  {row.measure:22s} {row.halting:22s} steps {row.steps:2d}: onnxruntime "
+                f"{row.onnx_s:.3g} {row.unit}, PyTorch {row.torch_s:.3g} {row.unit}"
+            )
+        rows += new_rows
+    body = markdown(rows, exports, facts, args.batch)
+    if not args.no_write:
+        write_section(args.doc, body)
+        print(f"wrote the bench_inference section of {args.doc}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""Typed settings of the ONNX export and its verification, read from ``params:export``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from trm_pipeline.export.onnx_export import OPSET_VERSION
+from trm_pipeline.export.verification import Tolerance
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """Settings under the global ``export:`` key.
+
+    Attributes:
+        opset_version: ONNX opset of the exported graph.
+        verify_num_puzzles: Test puzzles compared between onnxruntime and PyTorch.
+        verify_seed: Seed of the draw of those puzzles.
+        max_abs_logit_diff: The run fails above this |onnxruntime - PyTorch| logit difference.
+        min_identical_digits: The run fails below this share of identical predicted digits.
+        log_model: Log the ONNX model to the active MLflow run (mlflow.onnx.log_model).
+    """
+
+    opset_version: int = OPSET_VERSION
+    verify_num_puzzles: int = 64
+    verify_seed: int = 0
+    max_abs_logit_diff: float = 1e-3
+    min_identical_digits: float = 0.999
+    log_model: bool = True
+
+    def __post_init__(self) -> None:
+        if self.verify_num_puzzles < 1:
+            raise ValueError(
+                f"export.verify_num_puzzles is {self.verify_num_puzzles}; it must be >= 1."
+            )
+        if not self.max_abs_logit_diff > 0 or not 0 <= self.min_identical_digits <= 1:
+            raise ValueError(
+                "export.max_abs_logit_diff must be > 0 and export.min_identical_digits in "
+                f"[0, 1], got {self.max_abs_logit_diff!r} and {self.min_identical_digits!r}."
+            )
+
+    @property
+    def tolerance(self) -> Tolerance:
+        return Tolerance(self.max_abs_logit_diff, self.min_identical_digits)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None) -> ExportConfig:
+        """Build from ``params:export``, rejecting unknown keys."""
+        values = dict(values or {})
+        names = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(
+                f"Unknown key(s) {unknown} under export; valid keys are {sorted(names)}."
+            )
+        return cls(**values)
