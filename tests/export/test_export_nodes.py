@@ -73,10 +73,12 @@ def test_export_node_logs_the_model_to_the_active_run(tmp_path, test_inputs, mon
     previous_uri = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:
-        with mlflow.start_run() as run:
+        # An explicit experiment: an earlier test may leave another store's experiment active.
+        experiment_id = mlflow.create_experiment("export-test")
+        with mlflow.start_run(experiment_id=experiment_id) as run:
             proto = export_onnx(tiny_checkpoint("att"), test_inputs, "att", PARAMS)
         assert {prop.key: prop.value for prop in proto.metadata_props}["run"] == run.info.run_id
-        models = mlflow.search_logged_models(output_format="list")
+        models = mlflow.search_logged_models(experiment_ids=[experiment_id], output_format="list")
         assert [model.name for model in models] == ["trm_att"]
     finally:
         mlflow.set_tracking_uri(previous_uri)
