@@ -15,8 +15,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-# Gradio reads this at import: no version check or analytics calls to gradio.app.
+# Read at import: no version check or analytics calls to gradio.app, and no usage events
+# stored by onnxruntime for upload to Microsoft.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 if __package__ in (None, ""):  # run as `python app/app.py`: make `app` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -240,7 +242,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     models, errors = load_models(paths, args.device, args.variant)
     if not models and not errors:
         where = args.model or f"{args.models_dir}/*/model.onnx"
-        errors.append(handlers.no_model_message(f"No {args.variant or ''} model at {where}."))
+        kind = f"{args.variant} " if args.variant else ""
+        errors.append(handlers.no_model_message(f"No {kind}model at {where}."))
     for error in errors:
         logger.warning("%s", error)
     demo = build_app(models, errors, handlers.load_test_puzzles(args.data_dir))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -180,3 +183,16 @@ def test_cuda_request_without_cuda_fails_clearly(tmp_path):
 def test_unknown_device_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="device must be one of"):
         create_session(tmp_path / "model.onnx", device="tpu")
+
+
+def test_onnxruntime_telemetry_is_off_before_import():
+    """onnxruntime 1.31 stores usage events for upload unless the variable precedes import."""
+    code = (
+        "import sys, trm_pipeline.export.runtime as r, os; "
+        "print(os.environ['ORT_DISABLE_TELEMETRY'], 'onnxruntime' in sys.modules)"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "ORT_DISABLE_TELEMETRY"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.split() == ["1", "True"]

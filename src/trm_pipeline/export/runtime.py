@@ -22,6 +22,7 @@ import ctypes
 import io
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -30,6 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+# onnxruntime 1.31 records usage events (process start, sessions, errors) in
+# ~/.cache/Microsoft/DeveloperTools for upload to Microsoft's collector, unless this variable
+# is set before onnxruntime is first imported in the process.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
