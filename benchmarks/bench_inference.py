@@ -37,8 +37,7 @@ from bench_data import cpu_model  # the script's folder is on sys.path
 
 from trm_pipeline.export.dataset import OnnxModelDataset
 from trm_pipeline.export.onnx_export import export_checkpoint
-from trm_pipeline.export.runtime import OnnxTRM, create_session
-from trm_pipeline.model.act import run_to_halt
+from trm_pipeline.export.runtime import HALTING_MODES, OnnxTRM, create_session
 from trm_pipeline.model.config import TRMConfig
 from trm_pipeline.model.network import TinyRecursiveModel
 from trm_pipeline.sudoku import TOKEN_MAP, generate_puzzles
@@ -62,6 +61,8 @@ KEYS = {
     "layers": "num_layers",
 }
 APP_TARGET_SECONDS = 2.0
+# Step times are the best of at least this many runs.
+STEP_REPEATS = 5
 
 
 @dataclass
@@ -70,9 +71,16 @@ class Row:
     measure: str
     halting: str
     onnx_s: float
-    torch_s: float
+    torch_s: float | None  # None: not measured
     steps: int
     unit: str
+
+    def figures(self) -> tuple[str, str, str]:
+        """onnxruntime, PyTorch and the speed-up of onnxruntime, as text."""
+        if self.torch_s is None:
+            return f"{self.onnx_s:.3g} {self.unit}", "-", "-"
+        ratio = self.torch_s / self.onnx_s if self.unit == "s" else self.onnx_s / self.torch_s
+        return f"{self.onnx_s:.3g} {self.unit}", f"{self.torch_s:.3g} {self.unit}", f"{ratio:.2f}x"
 
 
 def parse_config(spec: str) -> tuple[str, TRMConfig]:
@@ -120,42 +128,46 @@ def best_of(repeats: int, fn) -> tuple[float, object]:
     return best, result
 
 
+def step_seconds(step, repeats: int) -> float:
+    """Best time of one supervision step after a warm-up run (allocations)."""
+    step()
+    return best_of(max(repeats, STEP_REPEATS), step)[0]
+
+
 def measure_onnx(onnx_model: OnnxTRM, puzzles: np.ndarray, repeats: int) -> dict:
-    """Seconds of one solved puzzle per halting mode, steps used, and of one batch step."""
-    figures = {}
+    """Step times at batch 1 and at the full batch, and the page's end-to-end solve."""
     tokens = onnx_model.tokens_from_grids(puzzles)
-    onnx_model.step(tokens[:1], *onnx_model.initial_state(1))  # warm-up
-    for halting in ("learned", "fixed"):
+    one, batch = (
+        (tokens[:1], *onnx_model.initial_state(1)),
+        (tokens, *onnx_model.initial_state(len(tokens))),
+    )
+    figures = {
+        "step": step_seconds(lambda: onnx_model.step(*one), repeats),
+        "batch_step": step_seconds(lambda: onnx_model.step(*batch), repeats),
+    }
+    for halting in HALTING_MODES:
         seconds, recursion = best_of(repeats, lambda h=halting: onnx_model.run(puzzles[:1], h))
         figures[halting] = (seconds, int(recursion.steps[0]))
-    answer, latent = onnx_model.initial_state(len(puzzles))
-    onnx_model.step(tokens, answer, latent)  # warm-up: allocations
-    figures["batch_step"], _ = best_of(repeats, lambda: onnx_model.step(tokens, answer, latent))
     return figures
 
 
 @torch.inference_mode()
 def measure_torch(model: TinyRecursiveModel, tokens: np.ndarray, repeats: int) -> dict:
-    """The same figures for PyTorch eager (``run_to_halt`` and one ``forward``)."""
-    figures = {}
-    one = torch.from_numpy(tokens[:1])
-    labels = torch.full_like(one, -100)
-    model(one, *model.initial_state(1, "cpu"))  # warm-up
-    for halting in ("learned", "fixed"):
-        seconds, (carry, _, _) = best_of(
-            repeats, lambda h=halting: run_to_halt(model, one, labels, halting=h)
-        )
-        figures[halting] = (seconds, int(carry.steps[0]))
-    batch = torch.from_numpy(tokens)
-    answer, latent = model.initial_state(len(tokens), "cpu")
-    model(batch, answer, latent)  # warm-up
-    figures["batch_step"], _ = best_of(repeats, lambda: model(batch, answer, latent))
-    return figures
+    """Step times of PyTorch eager at batch 1 and at the full batch."""
+    tokens = torch.from_numpy(tokens)
+    one = (tokens[:1], *model.initial_state(1, "cpu"))
+    batch = (tokens, *model.initial_state(len(tokens), "cpu"))
+    return {
+        "step": step_seconds(lambda: model(*one), repeats),
+        "batch_step": step_seconds(lambda: model(*batch), repeats),
+    }
 
 
 def measure(name: str, model, onnx_model, puzzles: np.ndarray, repeats: int) -> list[Row]:
     """Latency per halting mode and batch throughput of both engines.
 
+    Latency is the best step time at batch 1 times the steps the puzzle used, plus, for
+    onnxruntime, one timed end-to-end solve on the solver page's path (``OnnxTRM.run``).
     onnxruntime's worker threads spin for a while after each run and would slow PyTorch on a
     small CPU, so each engine runs in its own phase with a pause between.
     """
@@ -163,9 +175,11 @@ def measure(name: str, model, onnx_model, puzzles: np.ndarray, repeats: int) -> 
     time.sleep(2.0)
     eager = measure_torch(model, onnx_model.tokens_from_grids(puzzles), repeats)
     rows = []
-    for halting in ("learned", "fixed"):
-        (onnx_s, steps), (torch_s, _) = onnx[halting], eager[halting]
-        rows.append(Row(name, "latency, 1 puzzle", halting, onnx_s, torch_s, steps, "s"))
+    for halting in HALTING_MODES:
+        seconds, steps = onnx[halting]
+        latency = ("latency, 1 puzzle", halting, onnx["step"] * steps, eager["step"] * steps)
+        rows.append(Row(name, *latency, steps, "s"))
+        rows.append(Row(name, "solve on the page path", halting, seconds, None, steps, "s"))
     num_steps = model.config.num_supervision_steps
     batch = len(puzzles)
     rows.append(
@@ -204,10 +218,10 @@ def write_section(doc: Path, body: str) -> None:
 
 
 def target_lines(rows: list[Row]) -> list[str]:
-    """Say whether onnxruntime answers one puzzle within the solver page's target."""
+    """Say whether the solver page's path answers one puzzle within the target."""
     lines = []
     for row in rows:
-        if row.measure.startswith("latency") and row.halting == "fixed":
+        if row.measure == "solve on the page path" and row.halting == "fixed":
             per_step = row.onnx_s / row.steps
             verdict = "meets" if row.onnx_s <= APP_TARGET_SECONDS else "misses"
             lines.append(
@@ -225,17 +239,17 @@ def markdown(rows, exports, facts, batch) -> str:
         "",
         f"Measured {time.strftime('%Y-%m-%d')} on {facts}. Random-weight attention models, "
         "float32 on both engines (bfloat16 matrix products are far slower on this AVX2-only "
-        "CPU); PyTorch runs `run_to_halt` (eager, inference mode), onnxruntime runs "
-        "`OnnxTRM.run`, the solver page's path.",
+        "CPU). PyTorch runs the model's forward (one supervision step, eager, inference "
+        "mode), onnxruntime the exported step.",
         "",
         "| config | measure | halting | steps | onnxruntime | PyTorch eager | speed-up |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
-        ratio = row.torch_s / row.onnx_s if row.unit == "s" else row.onnx_s / row.torch_s
+        onnx_text, torch_text, ratio = row.figures()
         lines.append(
-            f"| {row.config} | {row.measure} | {row.halting} | {row.steps} | "
-            f"{row.onnx_s:.3g} {row.unit} | {row.torch_s:.3g} {row.unit} | {ratio:.2f}x |"
+            f"| {row.config} | {row.measure} | {row.halting} | {row.steps} | {onnx_text} | "
+            f"{torch_text} | {ratio} |"
         )
     lines += [
         "",
@@ -248,8 +262,11 @@ def markdown(rows, exports, facts, batch) -> str:
         "",
         "With random weights the halt logit stays at its initial bias (-5), so `learned` "
         "halting runs all N_sup steps like `fixed`; a trained model that halts after k steps "
-        "answers in about k/N_sup of the `fixed` latency. Throughput is one measured step of "
-        f"the batch of {batch} scaled to N_sup steps.",
+        "answers in about k/N_sup of the `fixed` latency. Latency is the best of "
+        f"{STEP_REPEATS} timed steps of one puzzle times the steps it used; throughput the "
+        f"best of {STEP_REPEATS} timed steps of a batch of {batch}, scaled to N_sup steps. "
+        "`solve on the page path` is one timed end-to-end `OnnxTRM.run` (what the solver "
+        "page calls).",
         "The load average shows other work on the machine: on two shared cores repeated runs "
         "differ by up to 4x, PyTorch (whose threads wait on each other) more than onnxruntime.",
         *target_lines(rows),
@@ -300,9 +317,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {sizes}; export {export}, session start {session_s:.2f} s")
         new_rows = measure(name, model, onnx_model, puzzles, args.repeats)
         for row in new_rows:
+            onnx_text, torch_text, ratio = row.figures()
             print(
-                f"  {row.measure:22s} {row.halting:22s} steps {row.steps:2d}: onnxruntime "
-                f"{row.onnx_s:.3g} {row.unit}, PyTorch {row.torch_s:.3g} {row.unit}"
+                f"  {row.measure:24s} {row.halting:22s} steps {row.steps:2d}: onnxruntime "
+                f"{onnx_text}, PyTorch {torch_text}, speed-up {ratio}"
             )
         rows += new_rows
     body = markdown(rows, exports, facts, args.batch)

@@ -20,6 +20,7 @@ os.environ.update(
         "DO_NOT_TRACK": "1",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "GRADIO_ANALYTICS_ENABLED": "False",
+        "ORT_DISABLE_TELEMETRY": "1",
         "HF_HUB_DISABLE_TELEMETRY": "1",
     }
 )
