@@ -1,4 +1,4 @@
-"""The train_att and train_mlp pipelines through KedroSession, logged to a temporary MLflow store."""
+"""train_att and train_mlp through KedroSession, logged to a temporary MLflow store."""
 
 from __future__ import annotations
 
