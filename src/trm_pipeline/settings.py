@@ -1,7 +1,13 @@
 """Kedro project settings."""
 
+import os
+
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
+
+from trm_pipeline.hooks import DistributedRunHooks
+
+HOOKS = (DistributedRunHooks(),)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
@@ -14,3 +20,8 @@ CONFIG_LOADER_ARGS = {
     # `quick` and `test` change a few nested keys; a soft merge keeps the rest of `base`.
     "merge_strategy": {"parameters": "soft"},
 }
+
+# Under torchrun every process runs the pipeline, but only rank 0 opens an MLflow run and
+# records kedro-viz run events. The names are the plugins' wheel distribution names.
+if int(os.environ.get("RANK", "0")) > 0:
+    DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-viz")

@@ -78,6 +78,7 @@ def main(argv: list[str]) -> None:
     )
     trainer.train()
     if trainer.context.is_main:
+        print(f"FORWARD {type(trainer.forward_model).__name__}", flush=True)
         torch.save(trainer.model.state_dict(), f"{args.checkpoint_dir}/final_weights.pt")
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.training.torchrun import torchrun_command
 from trm_pipeline.training.checkpoints import TRAINING_STATE_FILE, load_checkpoint
 
 SCRIPT = Path(__file__).with_name("run_training.py")
@@ -76,23 +77,9 @@ def test_two_process_gloo_matches_single_process(tmp_path):
     run_to_end(tmp_path / "single", "--exploration", "0", "--steps", "6")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc-per-node",
-            "2",
-            "--master-addr",
-            "127.0.0.1",
-            "--master-port",
-            "29517",
-            str(SCRIPT),
-            str(tmp_path / "ddp"),
-            "--exploration",
-            "0",
-            "--steps",
-            "6",
-        ],
+        torchrun_command(
+            29517, str(SCRIPT), str(tmp_path / "ddp"), "--exploration", "0", "--steps", "6"
+        ),
         capture_output=True,
         text=True,
         timeout=600,
@@ -100,6 +87,7 @@ def test_two_process_gloo_matches_single_process(tmp_path):
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "FORWARD DistributedDataParallel" in completed.stdout
     single, ddp = final_weights(tmp_path / "single"), final_weights(tmp_path / "ddp")
     for name in single:
         torch.testing.assert_close(ddp[name], single[name], rtol=1e-4, atol=1e-5, msg=name)

@@ -170,6 +170,7 @@ def act_step(
     halting: str = "fixed",
     max_steps: int | None = None,
     generator: torch.Generator | None = None,
+    forward: Callable[..., StepOutput] | None = None,
 ) -> tuple[ACTCarry, StepOutput]:
     """Advance every slot by one supervision step.
 
@@ -185,6 +186,9 @@ def act_step(
         max_steps: Step limit in training and evaluation. It defaults to N_sup and may exceed
             it at test time.
         generator: Source of the exploration draws, for reproducible runs.
+        forward: Module that runs the forward pass in place of ``model``, such as its
+            ``DistributedDataParallel`` or ``torch.compile`` wrapper. ``model`` still supplies
+            the config and the initial y and z.
 
     Returns:
         The new carry (steps incremented, halted updated) and the step output.
@@ -195,7 +199,7 @@ def act_step(
     limit = max_steps if max_steps is not None else model.config.num_supervision_steps
 
     carry = reset_halted_slots(model, carry, tokens, labels, puzzle_ids)
-    output = model(carry.tokens, carry.answer, carry.latent, carry.puzzle_ids)
+    output = (forward or model)(carry.tokens, carry.answer, carry.latent, carry.puzzle_ids)
     steps = carry.steps + 1
     halted = decide_halting(
         steps,

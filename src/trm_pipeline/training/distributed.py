@@ -1,9 +1,9 @@
 """Multi-process data parallelism under ``torchrun``.
 
-Each process takes a contiguous slice of every global batch; gradients are summed across
-processes with an all-reduce after the backward pass (the loss is already divided by the
-global batch size), which is the same arithmetic as DistributedDataParallel. Only rank 0
-writes checkpoints and logs metrics.
+Each process takes a contiguous slice of every global batch and runs the model through
+``DistributedDataParallel``, which averages gradients over processes. Each process divides its
+summed loss by its local batch size, so the average equals the single-process gradient of the
+global batch. Only rank 0 writes checkpoints and logs metrics.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 logger = logging.getLogger(__name__)
 
@@ -52,13 +53,17 @@ def init_distributed(device_type: str) -> DistributedContext:
     return DistributedContext(rank=rank, world_size=world_size, local_rank=local_rank)
 
 
-def all_reduce_gradients(parameters, context: DistributedContext) -> None:
-    """Sum the gradients of ``parameters`` over all processes."""
+def wrap_data_parallel(model: torch.nn.Module, context: DistributedContext) -> torch.nn.Module:
+    """Return ``model`` wrapped in ``DistributedDataParallel`` when several processes run.
+
+    The wrapper copies rank 0's parameters and buffers to every process when it is built, and
+    averages gradients over processes during the backward pass. Single-process runs get
+    ``model`` back unchanged.
+    """
     if not context.enabled:
-        return
-    for parameter in parameters:
-        if parameter.grad is not None:
-            dist.all_reduce(parameter.grad, op=dist.ReduceOp.SUM)
+        return model
+    device_ids = [context.local_rank] if next(model.parameters()).is_cuda else None
+    return DistributedDataParallel(model, device_ids=device_ids)
 
 
 def all_reduce_sums(values: dict[str, torch.Tensor], context: DistributedContext) -> None:
@@ -69,10 +74,7 @@ def all_reduce_sums(values: dict[str, torch.Tensor], context: DistributedContext
         dist.all_reduce(value, op=dist.ReduceOp.SUM)
 
 
-def broadcast_module(module: torch.nn.Module, context: DistributedContext) -> None:
-    """Copy rank 0's parameters and buffers to every other process."""
-    if not context.enabled:
-        return
-    with torch.no_grad():
-        for tensor in [*module.parameters(), *module.buffers()]:
-            dist.broadcast(tensor, src=0)
+def finish_distributed(context: DistributedContext) -> None:
+    """Leave the process group after training; a no-op in single-process runs."""
+    if context.enabled and dist.is_initialized():
+        dist.destroy_process_group()

@@ -38,10 +38,9 @@ from trm_pipeline.training import checkpoints
 from trm_pipeline.training.config import TrainingConfig
 from trm_pipeline.training.distributed import (
     DistributedContext,
-    all_reduce_gradients,
     all_reduce_sums,
-    broadcast_module,
     init_distributed,
+    wrap_data_parallel,
 )
 from trm_pipeline.training.sampler import GroupBatchSampler
 
@@ -107,8 +106,10 @@ class Trainer:
         # Every process builds the same initial weights; rank 0's copy is broadcast anyway.
         self._seed_everything(config.seed)
         self.model = TinyRecursiveModel(model_config).to(self.device)
-        broadcast_module(self.model, self.context)
-        self.compiled_model = maybe_compile(self.model, config.compile, device=self.device)
+        # DistributedDataParallel first, then torch.compile on top, as PyTorch recommends.
+        self.forward_model = maybe_compile(
+            wrap_data_parallel(self.model, self.context), config.compile, device=self.device
+        )
         self.dense_optimizer = AdamATan2(
             dense_parameters(self.model),
             lr=config.lr,
@@ -192,12 +193,13 @@ class Trainer:
         tokens, labels = self._local_batch()
         self.model.train()
         self.carry, output = act_step(
-            self.compiled_model,
+            self.model,
             self.carry,
             tokens,
             labels,
             training=True,
             generator=self.exploration,
+            forward=self.forward_model,
         )
         loss, sums = act_loss(output, self.carry, loss_type=self.model_config.loss_type)
         if not torch.isfinite(loss):
@@ -206,8 +208,9 @@ class Trainer:
                 f"good checkpoint in {self.checkpoint_dir} is kept. Lower training.lr, or use "
                 "forward_dtype float32 to rule out a precision problem."
             )
-        (loss / self.config.global_batch_size).backward()
-        all_reduce_gradients(self.model.parameters(), self.context)
+        # The data-parallel wrapper averages over processes: mean of (local sum / local batch)
+        # is the gradient of (global sum / global batch).
+        (loss / self.local_batch_size).backward()
 
         self.step += 1
         dense_lr, task_lr = self.learning_rates()

@@ -9,6 +9,7 @@ from typing import Any
 from trm_pipeline.model.config import TRMConfig
 from trm_pipeline.training import checkpoints, tracking
 from trm_pipeline.training.config import TrainingConfig
+from trm_pipeline.training.distributed import finish_distributed
 from trm_pipeline.training.loop import Trainer
 
 logger = logging.getLogger(__name__)
@@ -44,12 +45,16 @@ def train_model(
         config.global_batch_size,
     )
     result = trainer.train()
+    finish_distributed(trainer.context)
+    if not trainer.context.is_main:
+        # Evaluation, export and every output belong to rank 0; the other ranks stop here.
+        logger.info("Rank %d finished training; rank 0 runs the rest.", trainer.context.rank)
+        raise SystemExit(0)
     summary = {"variant": variant, **result.summary}
-    if trainer.context.is_main:
-        tracking.log_run_artifacts(
-            Path(config.checkpoint_dir) / checkpoints.BEST_MODEL_FILE,
-            {"model": trainer.model_config.to_dict(), "training": config.to_dict()},
-            summary,
-            variant,
-        )
+    tracking.log_run_artifacts(
+        Path(config.checkpoint_dir) / checkpoints.BEST_MODEL_FILE,
+        {"model": trainer.model_config.to_dict(), "training": config.to_dict()},
+        summary,
+        variant,
+    )
     return result.best_checkpoint, result.last_checkpoint, summary
