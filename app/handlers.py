@@ -32,14 +32,17 @@ TEST_SPLIT_FILES = ("05_model_input/test_inputs.npz", "03_primary/test_puzzles.n
 
 
 class PuzzleInputError(ValueError):
-    """The input is not a puzzle the page can solve; the message is for the person."""
+    """Raised when the input is not a puzzle that the page can solve.
+
+    The message is shown to the user as it is.
+    """
 
 
 # reading the input
 
 
 def grid_from_text(text: str) -> np.ndarray:
-    """Parse 81 cells written row by row; spaces, newlines and ``| - +`` are ignored.
+    """Parse 81 cells written row by row, skipping whitespace and the separators ``| - +``.
 
     Raises:
         PuzzleInputError: On a character other than 1-9, ``.`` and ``0``, or a count of
@@ -76,9 +79,10 @@ def _cell_value(value: Any, row: int, col: int) -> int:
 
 
 def grid_from_table(table: Any) -> np.ndarray:
-    """Read the editable 9x9 grid (a list of rows, a numpy array, a DataFrame or Gradio's dict).
+    """Parse the editable 9x9 grid (a list of rows, a numpy array, a DataFrame or Gradio's dict).
 
-    Missing rows or columns count as blank; more than 9 of either is an error.
+    Missing rows or columns count as blank, and ``None`` gives an all-blank grid. More than 9
+    rows or columns is an error.
 
     Raises:
         PuzzleInputError: On a cell other than 1-9, blank, ``.`` or ``0``, or a grid larger
@@ -104,10 +108,11 @@ def grid_from_table(table: Any) -> np.ndarray:
 
 
 def read_puzzle(text: str | None, table: Any) -> np.ndarray:
-    """The puzzle from the text box when it holds anything, else from the grid.
+    """Parse the puzzle from the text box when it contains non-whitespace text, else from the grid.
 
     Raises:
-        PuzzleInputError: On unreadable input, or when both are empty.
+        PuzzleInputError: On unreadable input, or when the text box is empty and the grid
+            has no digit.
     """
     grid = grid_from_text(text) if text and text.strip() else grid_from_table(table)
     if not grid.any() and not (text and text.strip()):
@@ -129,7 +134,7 @@ def table_from_grid(grid: np.ndarray) -> list[list[str]]:
 
 @dataclass
 class PuzzleCheck:
-    """What the exact solver says about a puzzle."""
+    """A puzzle with the exact solver's solution count and, when unique, its solution."""
 
     grid: np.ndarray  # [81] uint8
     num_solutions: int  # 0, 1 or 2 (2 = several)
@@ -151,7 +156,7 @@ def _cell_names(mask: np.ndarray, limit: int = 6) -> str:
 
 
 def check_puzzle(grid: np.ndarray) -> PuzzleCheck:
-    """Check the givens and count solutions (up to 2).
+    """Check the givens against the rules and count the solutions, stopping at 2.
 
     Raises:
         PuzzleInputError: If the givens break a rule or the puzzle has no solution.
@@ -205,7 +210,10 @@ class ModelAnswer:
         return f"{self.seconds:.2f} s for {self.steps} supervision step(s) ({rule})"
 
     def to_state(self) -> dict[str, Any]:
-        """A JSON-friendly copy for the page's state (the step slider reads it)."""
+        """Return the label, puzzle, per-step digits and halt probabilities as JSON-ready lists.
+
+        The page keeps this dict as its state, and the step slider reads it.
+        """
         return {
             "label": self.label,
             "puzzle": self.puzzle.tolist(),
@@ -215,7 +223,11 @@ class ModelAnswer:
 
 
 def judge(puzzle: np.ndarray, answer: np.ndarray, solution: np.ndarray | None) -> tuple[bool, str]:
-    """Return (solved, verdict): rules, givens and, where unique, the exact solver's solution."""
+    """Judge ``answer`` by the rules, the givens of ``puzzle`` and, if not None, ``solution``.
+
+    Returns ``(solved, verdict)``, where ``verdict`` is one sentence for the page that lists
+    every problem found.
+    """
     conflicts = int(find_conflicts(answer).sum())
     changed = int(((puzzle != 0) & (puzzle != answer)).sum())
     if is_valid_solution(answer) and keeps_givens(puzzle, answer):
@@ -254,7 +266,7 @@ def run_model(
 
 @dataclass
 class SolveView:
-    """Everything the Solve button updates: a message and one answer per model."""
+    """Output of the Solve button: a message, one answer per model and the puzzle read."""
 
     message: str
     answers: list[ModelAnswer]
@@ -264,7 +276,11 @@ class SolveView:
 def solve_puzzle(
     models: dict[str, OnnxTRM], text: str | None, table: Any, halting: str = "learned"
 ) -> SolveView:
-    """Read, check and solve the puzzle with every model; never raises on bad input."""
+    """Read, check and solve the puzzle with every model.
+
+    Bad input, a missing model or an unknown halting mode gives a view with a message and no
+    answers instead of an exception.
+    """
     if not models:
         return SolveView(no_model_message(), [])
     if halting not in HALTING_MODES:
@@ -279,7 +295,7 @@ def solve_puzzle(
 
 
 def answer_html(answer: ModelAnswer) -> str:
-    """The model's final grid with givens, filled cells and conflicts marked."""
+    """Render the model's final grid as HTML, with givens and conflicting cells marked."""
     return grid_html(
         answer.final,
         answer.puzzle,
@@ -290,7 +306,12 @@ def answer_html(answer: ModelAnswer) -> str:
 
 
 def step_html(state: dict[str, Any] | None, step: int | float | None) -> str:
-    """The grid after supervision step ``step`` (1-based), its halt probability and changes."""
+    """Render the grid after supervision step ``step`` (1-based) as HTML.
+
+    The caption gives the step's halt probability and the number of cells changed since the
+    previous step, and the changed cells are marked. ``step`` is clamped to the steps in
+    ``state``. Without a solved puzzle in ``state`` it returns a prompt to solve one.
+    """
     if not state or not state.get("digits"):
         return message_html("Solve a puzzle to step through the recursion.")
     digits = np.asarray(state["digits"], dtype=np.uint8)
@@ -322,7 +343,11 @@ def no_model_message(detail: str = "") -> str:
 
 
 def load_test_puzzles(data_dir: Path) -> np.ndarray | None:
-    """The test puzzles ``[N, 81]`` (0 = blank) from the project's data folder, if present."""
+    """Load the test puzzles ``[N, 81]`` (0 = blank) from the first split file in ``data_dir``.
+
+    The files of ``TEST_SPLIT_FILES`` are tried in order. Returns None when none of them
+    exists with an ``inputs`` or ``question`` array.
+    """
     for name in TEST_SPLIT_FILES:
         path = Path(data_dir) / name
         if not path.is_file():
@@ -336,7 +361,10 @@ def load_test_puzzles(data_dir: Path) -> np.ndarray | None:
 
 
 def random_puzzle(puzzles: np.ndarray | None, rng: np.random.Generator) -> tuple[str, str]:
-    """Return (81-character puzzle, message) drawn from the test split."""
+    """Draw a random puzzle from ``puzzles`` and return it as 81 characters with a message.
+
+    Without test puzzles it returns an empty puzzle and a message on how to build the split.
+    """
     if puzzles is None or len(puzzles) == 0:
         return "", (
             "No test split found (data/05_model_input/test_inputs.npz or "

@@ -17,7 +17,6 @@ import csv
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,9 +29,12 @@ except ModuleNotFoundError:  # running from a checkout without `pip install -e .
     sys.path.insert(0, str(REPO / "src"))
     from trm_pipeline import sudoku
 
+# The script's folder is on sys.path. docs_section imports trm_pipeline, so it follows the
+# fallback above.
+from docs_section import write_section  # noqa: E402
+
 DEFAULT_CSV = REPO / "../shared/data/external_generated_5000.csv"
 DEFAULT_DOC = REPO / "docs/benchmarks.md"
-START, END = "<!-- bench_data:start -->", "<!-- bench_data:end -->"
 
 
 def load_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -73,29 +75,6 @@ def timed(fn, repeats: int):
         result = fn()
         best = min(best, time.perf_counter() - start)
     return best, result
-
-
-def write_section(doc: Path, body: str) -> None:
-    """Replace the bench_data section of ``doc`` (create the file or section if missing),
-    writing through a temporary file and os.replace."""
-    section = f"{START}\n{body.rstrip()}\n{END}"
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    if START in text and END in text and text.index(START) < text.index(END):
-        head, rest = text.split(START, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + section + tail
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=doc.parent, prefix=f".{doc.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, doc.stat().st_mode & 0o777 if doc.exists() else 0o644)
-        os.replace(tmp, doc)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     )
     if not args.no_write:
-        write_section(args.doc, body)
+        write_section(args.doc, "bench_data", body)
         print(f"wrote the bench_data section of {args.doc}")
     return 0 if ok and correct == len(puzzles) else 1
 

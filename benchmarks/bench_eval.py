@@ -20,7 +20,6 @@ import itertools
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +32,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "src") not in sys.path:  # a checkout without `pip install -e .` works too
     sys.path.append(str(REPO / "src"))
 
+# The script's folder is on sys.path.
+from docs_section import write_section  # noqa: E402
+
 from trm_pipeline.evaluation import evaluate_model  # noqa: E402
 from trm_pipeline.model.config import TRMConfig  # noqa: E402
 from trm_pipeline.model.network import HALT_BIAS_INIT, TinyRecursiveModel  # noqa: E402
@@ -40,7 +42,6 @@ from trm_pipeline.sudoku import grids_to_tokens, parse_grids  # noqa: E402
 
 DEFAULT_CSV = REPO / "../shared/data/external_generated_5000.csv"
 DEFAULT_DOC = REPO / "docs/benchmarks.md"
-START, END = "<!-- bench_eval:start -->", "<!-- bench_eval:end -->"
 FULL_TEST_SET = 422_786  # Sudoku-Extreme test puzzles
 # NVIDIA H100 SXM5 dense bfloat16 tensor-core peak (datasheet, without sparsity), and the
 # share of it that the estimate assumes evaluation reaches.
@@ -178,29 +179,6 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def replace_section(doc: Path, body: str) -> None:
-    """Put ``body`` between the markers of ``doc``, creating the file or section if missing.
-
-    The new text goes to a temporary file beside ``doc`` that then replaces it.
-    """
-    section = f"{START}\n{body.rstrip()}\n{END}"
-    text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    start, end = text.find(START), text.find(END)
-    if 0 <= start < end:
-        text = text[:start] + section + text[end + len(END) :]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=doc.parent, prefix=f".{doc.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as output:
-            output.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, doc)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
-
-
 def _minutes(minutes: float) -> str:
     return f"{minutes:.1f} min" if minutes >= 1 else f"{60 * minutes:.0f} s"
 
@@ -295,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{_minutes(row['h100_minutes'])} on one H100 (estimate)"
         )
     if not args.no_write:
-        replace_section(args.doc, markdown(timings, estimates, facts, args))
+        write_section(args.doc, "bench_eval", markdown(timings, estimates, facts, args))
         print(f"wrote the bench_eval section of {args.doc}")
     return 0
 

@@ -34,6 +34,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 from bench_data import cpu_model  # the script's folder is on sys.path
+from docs_section import write_section
 
 from trm_pipeline.export.dataset import OnnxModelDataset
 from trm_pipeline.export.onnx_export import export_checkpoint
@@ -46,7 +47,6 @@ from trm_pipeline.training.checkpoints import model_checkpoint
 REPO = Path(__file__).resolve().parents[1]
 
 DEFAULT_DOC = REPO / "docs/benchmarks.md"
-START, END = "<!-- bench_inference:start -->", "<!-- bench_inference:end -->"
 PRESETS = {
     "paper": "hidden=512,heads=8,T=3,n=6,nsup=16,prefix=16",
     "quick": "hidden=128,heads=2,T=2,n=2,nsup=4,prefix=2",
@@ -196,27 +196,6 @@ def measure(name: str, model, onnx_model, puzzles: np.ndarray, repeats: int) -> 
     return rows
 
 
-def write_section(doc: Path, body: str) -> None:
-    """Replace the text between START and END in ``doc`` (add it, or create the file, if
-    missing), through a temporary file and os.replace."""
-    section = f"{START}\n{body.rstrip()}\n{END}"
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    if START in text and END in text and text.index(START) < text.index(END):
-        head, rest = text.split(START, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=doc.parent, prefix=f".{doc.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as file:
-            file.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, doc)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
-
-
 def target_lines(rows: list[Row]) -> list[str]:
     """Say whether the solver page's path answers one puzzle within the target."""
     lines = []
@@ -325,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += new_rows
     body = markdown(rows, exports, facts, args.batch)
     if not args.no_write:
-        write_section(args.doc, body)
+        write_section(args.doc, "bench_inference", body)
         print(f"wrote the bench_inference section of {args.doc}")
     return 0
 

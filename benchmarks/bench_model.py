@@ -19,19 +19,17 @@ import datetime
 import os
 import platform
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from docs_section import write_section  # the script's folder is on sys.path
 
 from trm_pipeline.model import TinyRecursiveModel, TRMConfig, act_loss, act_step, initial_carry
 from trm_pipeline.model.layers import swiglu_width
 
 DOCS_PATH = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-START_MARKER = "<!-- bench_model:start -->"
-END_MARKER = "<!-- bench_model:end -->"
 VARIANTS = {"attention": {}, "mlp": {"mlp_t": True, "pos_encodings": "none"}}
 LAYOUTS = ("nn", "nt", "tn", "tt")
 # bf16 "nn" and "tt" products ran about 10x slower than these two on AVX2-only CPUs, so the
@@ -214,22 +212,6 @@ def format_report(
     return "\n".join(lines)
 
 
-def write_section(path: Path, body: str) -> None:
-    """Replace the text between the bench_model markers in ``path``, atomically."""
-    section = f"{START_MARKER}\n{body}\n{END_MARKER}"
-    text = path.read_text() if path.is_file() else "# Benchmarks\n"
-    if START_MARKER in text and END_MARKER in text:
-        before, rest = text.split(START_MARKER, 1)
-        after = rest.split(END_MARKER, 1)[1]
-        text = before + section + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-        tmp.write(text)
-    os.replace(tmp.name, path)
-
-
 def describe_setup(args: argparse.Namespace, load: float) -> list[str]:
     """Return the bullet lines that describe where and how the figures were measured."""
     return [
@@ -269,7 +251,7 @@ def main() -> None:
     report = format_report(results, layout_table, best, setup, command)
     print(report)
     if not args.no_docs:
-        write_section(args.docs, report)
+        write_section(args.docs, "bench_model", report)
         print(f"Updated {args.docs}")
 
 

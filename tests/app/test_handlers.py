@@ -47,11 +47,13 @@ def test_text_puzzle_is_solved_and_judged(models, halting):
     assert 1 <= answer.steps <= NUM_SUPERVISION_STEPS
     if halting == "fixed":
         assert answer.steps == NUM_SUPERVISION_STEPS
-    assert answer.final.shape == (81,) and answer.final.min() >= 1
+    assert answer.final.shape == (81,)
+    assert answer.final.min() >= 1
     assert answer.verdict.startswith(("Solved", "Wrong"))
     assert np.array_equal(answer.solution, SOLUTIONS[0])
     html = handlers.answer_html(answer)
-    assert html.count("<td") == 81 and 'id="answer-grid"' in html
+    assert html.count("<td") == 81
+    assert 'id="answer-grid"' in html
     assert "supervision step" in answer.timing()
 
 
@@ -89,17 +91,21 @@ def test_text_with_separators_and_zeros():
 
 def test_the_known_solution_is_judged_solved():
     solved, verdict = handlers.judge(PUZZLES[0], SOLUTIONS[0], SOLUTIONS[0])
-    assert solved and "unique solution" in verdict
+    assert solved
+    assert "unique solution" in verdict
     wrong = SOLUTIONS[0].copy()
     wrong[[0, 1]] = wrong[[1, 0]]  # swap two cells: rule conflicts, maybe changed givens
     solved, verdict = handlers.judge(PUZZLES[0], wrong, SOLUTIONS[0])
-    assert not solved and "break a rule" in verdict and "2 cells differ" in verdict
+    assert not solved
+    assert "break a rule" in verdict
+    assert "2 cells differ" in verdict
 
 
 def test_several_solutions_run_with_a_note(models):
     view = solve(models, "1" + "." * 80)
     assert "more than one solution" in view.message
-    assert len(view.answers) == 1 and view.answers[0].solution is None
+    assert len(view.answers) == 1
+    assert view.answers[0].solution is None
 
 
 # bad input: a plain message, no exception, no answer
@@ -141,7 +147,8 @@ def test_bad_input_gives_a_message(models, text, table, expected):
 def test_unknown_halting_and_missing_models():
     assert "Halting must be one of" in solve({"m": None}, PUZZLE_TEXT, halting="never").message
     view = solve({}, PUZZLE_TEXT)
-    assert PIPELINE_HINT in view.message and view.answers == []
+    assert PIPELINE_HINT in view.message
+    assert view.answers == []
 
 
 # the step-through view
@@ -163,7 +170,8 @@ def test_step_view_shows_halt_probability_and_changes(models):
 def test_random_puzzle_from_either_test_file(tmp_path):
     rng = np.random.default_rng(0)
     text, message = handlers.random_puzzle(None, rng)
-    assert text == "" and "kedro run --pipelines=data_processing" in message
+    assert text == ""
+    assert "kedro run --pipelines=data_processing" in message
 
     tokens_dir = tmp_path / "a"
     (tokens_dir / "05_model_input").mkdir(parents=True)
@@ -206,7 +214,8 @@ def test_unreadable_model_gives_a_message(tmp_path):
     broken.write_bytes(b"\x00not onnx")
     models, errors = solver_app.load_models([broken], device="cpu")
     assert models == {}
-    assert len(errors) == 1 and PIPELINE_HINT in errors[0]
+    assert len(errors) == 1
+    assert PIPELINE_HINT in errors[0]
 
 
 def test_build_app_with_and_without_models(models):

@@ -116,6 +116,12 @@ def test_unknown_halting_mode_is_rejected():
         model.run(np.zeros((1, 81), np.uint8), halting="sometimes")
 
 
+def test_negative_step_limit_is_rejected():
+    model, _ = fake_model(np.ones((2, 1)))
+    with pytest.raises(ValueError, match="max_steps is -1"):
+        model.run(np.zeros((1, 81), np.uint8), max_steps=-1)
+
+
 def test_tokens_follow_the_token_map():
     model, _ = fake_model(np.ones((1, 1)))
     grid = np.arange(81) % 10

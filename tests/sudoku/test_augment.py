@@ -50,7 +50,8 @@ def test_random_transforms_are_group_elements():
     rng = np.random.default_rng(0)
     t = random_transforms(5000, rng)
     assert len(t) == 5000
-    assert t.digit_maps.shape == (5000, 10) and t.transpose.shape == (5000,)
+    assert t.digit_maps.shape == (5000, 10)
+    assert t.transpose.shape == (5000,)
     assert t.row_perms.shape == t.col_perms.shape == (5000, 9)
     assert (t.digit_maps[:, 0] == 0).all()
     assert (np.sort(t.digit_maps[:, 1:], axis=1) == np.arange(1, 10)).all()
@@ -70,10 +71,12 @@ def test_apply_matches_definition(data):
     puzzles, answers = data
     rng = np.random.default_rng(3)
     t = random_transforms(100, rng)
-    assert t.transpose.any() and not t.transpose.all()
+    assert t.transpose.any()
+    assert not t.transpose.all()
     for grids in (puzzles[:100], answers[:100]):
         out = apply_transforms(grids, t)
-        assert out.dtype == np.uint8 and out.shape == (100, 81)
+        assert out.dtype == np.uint8
+        assert out.shape == (100, 81)
         for n in range(100):
             assert np.array_equal(out[n], _naive_apply(grids[n], t, n))
     # 9x9 input and a single hand-made transform: transpose only
@@ -157,7 +160,8 @@ def test_seeds(data, augmented):
 def test_no_augmentation_and_errors(data):
     puzzles, answers = data
     inputs, labels, groups = augment_puzzles(puzzles[:5], answers[:5], 0, seed=0)
-    assert np.array_equal(inputs, puzzles[:5]) and np.array_equal(labels, answers[:5])
+    assert np.array_equal(inputs, puzzles[:5])
+    assert np.array_equal(labels, answers[:5])
     assert groups.tolist() == [0, 1, 2, 3, 4, 5]
     with pytest.raises(ValueError, match="differ in shape"):
         augment_puzzles(puzzles[:5], answers[:4], 1, seed=0)
@@ -165,7 +169,8 @@ def test_no_augmentation_and_errors(data):
         augment_puzzles(puzzles[:5], answers[:5], -1, seed=0)
     empty = np.zeros((0, 81), dtype=np.uint8)
     inputs, labels, groups = augment_puzzles(empty, empty, 3, seed=0)
-    assert inputs.shape == (0, 81) and groups.tolist() == [0]
+    assert inputs.shape == (0, 81)
+    assert groups.tolist() == [0]
 
 
 def test_large_batch_uses_threads_and_stays_valid(data):

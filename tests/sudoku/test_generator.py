@@ -20,7 +20,8 @@ def test_puzzles_have_unique_solutions(generated):
     puzzles, solutions, ratings = generated
     assert puzzles.shape == solutions.shape == (12, 81)
     assert puzzles.dtype == solutions.dtype == np.uint8
-    assert ratings.shape == (12,) and ratings.dtype == np.int32
+    assert ratings.shape == (12,)
+    assert ratings.dtype == np.int32
     assert valid_solutions(solutions).all()
     assert keeps_givens_batch(puzzles, solutions).all()
     for p, s, rating in zip(puzzles, solutions, ratings, strict=True):
@@ -33,7 +34,8 @@ def test_puzzles_have_unique_solutions(generated):
 def test_givens_within_range(generated):
     puzzles, _, _ = generated
     givens = (puzzles > 0).sum(axis=1)
-    assert givens.min() >= 22 and givens.max() <= 36
+    assert givens.min() >= 22
+    assert givens.max() <= 36
     assert len(set(givens.tolist())) > 3  # targets are drawn per puzzle
 
 
@@ -41,7 +43,8 @@ def test_exact_givens_and_narrow_ranges():
     puzzles, solutions, _ = generate_puzzles(3, min_givens=30, max_givens=30, seed=4)
     assert ((puzzles > 0).sum(axis=1) == 30).all()
     full, sol, ratings = generate_puzzles(2, min_givens=81, max_givens=81, seed=1)
-    assert np.array_equal(full, sol) and (ratings == 0).all()
+    assert np.array_equal(full, sol)
+    assert (ratings == 0).all()
     assert valid_solutions(solutions).all()
 
 
@@ -62,7 +65,9 @@ def test_solutions_are_diverse(generated):
 
 def test_zero_count():
     puzzles, solutions, ratings = generate_puzzles(0)
-    assert puzzles.shape == solutions.shape == (0, 81) and ratings.shape == (0,)
+    assert puzzles.shape == (0, 81)
+    assert solutions.shape == (0, 81)
+    assert ratings.shape == (0,)
 
 
 def test_progress_bar(capsys):

@@ -44,9 +44,11 @@ def test_parse_grid_real_rows(external_rows):
     for row in external_rows[:50]:
         q = parse_grid(row["question"])
         a = parse_grid(row["answer"])
-        assert q.dtype == np.uint8 and q.shape == (81,)
+        assert q.dtype == np.uint8
+        assert q.shape == (81,)
         assert int((q > 0).sum()) == sum(ch != "." for ch in row["question"])
-        assert a.min() >= 1 and a.max() <= 9
+        assert a.min() >= 1
+        assert a.max() <= 9
         assert format_grid(q) == row["question"]
         assert format_grid(a) == row["answer"]
 
@@ -54,7 +56,9 @@ def test_parse_grid_real_rows(external_rows):
 def test_parse_grid_values_and_zero_blanks():
     text = "".join(str((r * 3 + r // 3 + c) % 9 + 1) for r in range(9) for c in range(9))
     grid = parse_grid(text)
-    assert grid[0] == 1 and grid[9] == 4 and grid[80] == int(text[-1])
+    assert grid[0] == 1
+    assert grid[9] == 4
+    assert grid[80] == int(text[-1])
     with_zeros = "0" + text[1:]
     with_dots = "." + text[1:]
     assert np.array_equal(parse_grid(with_zeros), parse_grid(with_dots))
@@ -108,7 +112,8 @@ def test_parse_grid_rejects_non_str():
 def test_parse_grids_matches_parse_grid(external_rows):
     texts = [r["question"] for r in external_rows]
     batch = parse_grids(texts)
-    assert batch.shape == (len(texts), 81) and batch.dtype == np.uint8
+    assert batch.shape == (len(texts), 81)
+    assert batch.dtype == np.uint8
     for i in (0, 1, 1234, len(texts) - 1):
         assert np.array_equal(batch[i], parse_grid(texts[i]))
     assert format_grids(batch) == texts
@@ -176,11 +181,13 @@ def test_format_errors():
 def test_tokens_round_trip(external_rows):
     grids = parse_grids([r["question"] for r in external_rows[:100]])
     tokens = grids_to_tokens(grids)
-    assert tokens.dtype == np.uint8 and tokens.shape == grids.shape
+    assert tokens.dtype == np.uint8
+    assert tokens.shape == grids.shape
     assert np.array_equal(tokens[grids == 0], np.full(int((grids == 0).sum()), BLANK_TOKEN))
     filled = grids > 0
     assert np.array_equal(tokens[filled], grids[filled] + 1)
-    assert tokens.min() == BLANK_TOKEN and tokens.max() <= 10
+    assert tokens.min() == BLANK_TOKEN
+    assert tokens.max() <= 10
     assert np.array_equal(tokens_to_grids(tokens), grids)
     for text, token in TOKEN_MAP.items():
         if text.isdigit():

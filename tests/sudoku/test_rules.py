@@ -133,4 +133,5 @@ def test_conflict_cells_row_column_box(data):
 def test_blanks_never_conflict():
     grid = np.zeros(81, dtype=np.uint8)
     assert not find_conflicts(grid).any()
-    assert find_conflicts(grid).shape == (81,) and find_conflicts(grid).dtype == bool
+    assert find_conflicts(grid).shape == (81,)
+    assert find_conflicts(grid).dtype == bool

@@ -50,7 +50,8 @@ def test_200_real_puzzles(data):
         result = solve(p)
         assert isinstance(result, SolveResult)
         assert result.num_solutions == 1
-        assert result.solution is not None and result.solution.dtype == np.uint8
+        assert result.solution is not None
+        assert result.solution.dtype == np.uint8
         assert np.array_equal(result.solution, a)
         assert result.guesses >= 0
 
@@ -148,7 +149,8 @@ def test_removing_givens_of_real_puzzle_breaks_uniqueness(data):
     assert keeps_givens(puzzle, result.solution)
     # the empty grid has many solutions too
     empty = solve(np.zeros(81, dtype=np.uint8))
-    assert empty.num_solutions == 2 and is_valid_solution(empty.solution)
+    assert empty.num_solutions == 2
+    assert is_valid_solution(empty.solution)
 
 
 def test_contradictory_puzzles():
@@ -156,7 +158,8 @@ def test_contradictory_puzzles():
     repeated[[0, 5]] = 7  # conflicting givens
     assert has_conflicts(repeated)
     result = solve(repeated)
-    assert result.num_solutions == 0 and result.solution is None
+    assert result.num_solutions == 0
+    assert result.solution is None
 
     # No conflict among the givens, but cell (0, 8) has no candidate left.
     stuck = np.zeros(81, dtype=np.uint8)
@@ -164,7 +167,8 @@ def test_contradictory_puzzles():
     stuck[9 * 4 + 8] = 9
     assert not has_conflicts(stuck)
     result = solve(stuck)
-    assert result.num_solutions == 0 and result.solution is None
+    assert result.num_solutions == 0
+    assert result.solution is None
 
 
 def test_contradiction_found_by_search(data):
@@ -189,12 +193,14 @@ def test_contradiction_found_by_search(data):
 def test_trivial_cases(data):
     _, answers, _ = data
     solved = solve(answers[0])
-    assert solved.num_solutions == 1 and solved.guesses == 0
+    assert solved.num_solutions == 1
+    assert solved.guesses == 0
     assert np.array_equal(solved.solution, answers[0])
     one_blank = answers[1].copy()
     one_blank[40] = 0
     result = solve(one_blank)
-    assert result.num_solutions == 1 and result.guesses == 0
+    assert result.num_solutions == 1
+    assert result.guesses == 0
     assert np.array_equal(result.solution, answers[1])
 
 

@@ -71,7 +71,8 @@ def test_transforms_are_equivalent(data):
     puzzles, _ = data
     rng = np.random.default_rng(0)
     t = random_transforms(60, rng)
-    assert t.transpose.any() and not t.transpose.all()
+    assert t.transpose.any()
+    assert not t.transpose.all()
     moved = apply_transforms(puzzles[:60], t)
     keys_a, keys_b = invariant_keys(puzzles[:60]), invariant_keys(moved)
     assert np.array_equal(keys_a, keys_b)
@@ -100,7 +101,8 @@ def test_near_misses_agree_with_brute_force(data):
         # same invariants, so only the exact search can tell them apart
         assert np.array_equal(invariant_keys(a[None]), invariant_keys(miss[None]))
         assert are_equivalent(a, miss) == _reference_equivalent(a, miss)
-        assert are_equivalent(a, b) and _reference_equivalent(a, b)
+        assert are_equivalent(a, b)
+        assert _reference_equivalent(a, b)
         assert not are_equivalent(a, miss)
         checked += 1
     assert checked == 12
@@ -152,7 +154,8 @@ def test_find_equivalent_planted(data):
     expected = np.concatenate([sources, np.full(len(unrelated) + len(near), -1)])
     order = rng.permutation(len(test))
     result = find_equivalent(train, test[order])
-    assert result.dtype == np.int64 and result.shape == (len(test),)
+    assert result.dtype == np.int64
+    assert result.shape == (len(test),)
     assert np.array_equal(result, expected[order])
 
 

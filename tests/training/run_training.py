@@ -1,13 +1,16 @@
 """Train a tiny TRM from the command line; the resume and DDP tests run it as a subprocess.
 
 Prints ``STEP <n>`` after every optimizer step (flushed), so a test can kill it at a known
-step, and saves the final weights to ``<checkpoint_dir>/final_weights.pt``.
+step, and saves the final weights to ``<checkpoint_dir>/final_weights.pt``. Other training
+tests import its tiny configs and inputs.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,6 +26,39 @@ from trm_pipeline.training.loop import Trainer
 class PrintSteps:
     def log_metrics(self, metrics, step):
         print(f"STEP {step}", flush=True)
+
+
+def tiny_model_config(**overrides: Any) -> TRMConfig:
+    """Build a float32 TRM config with hidden size 32, T=1, n=1 and N_sup=2.
+
+    ``overrides`` replace any of these fields or set other ``TRMConfig`` fields.
+    """
+    values: dict[str, Any] = {
+        "hidden_size": 32,
+        "num_heads": 2,
+        "num_deep_recursions": 1,
+        "num_latent_steps": 1,
+        "num_supervision_steps": 2,
+        "puzzle_emb_len": 4,
+        "forward_dtype": "float32",
+    }
+    return TRMConfig(**{**values, **overrides})
+
+
+def tiny_training_config(checkpoint_dir: str | Path, **overrides: Any) -> TrainingConfig:
+    """Build a CPU training config: batches of eight puzzles, checkpoints in ``checkpoint_dir``.
+
+    ``overrides`` replace any of the fields set here or set other ``TrainingConfig`` fields.
+    """
+    values: dict[str, Any] = {
+        "epochs": 100,
+        "eval_interval": 100,
+        "global_batch_size": 8,
+        "device": "cpu",
+        "eval_subset_size": 8,
+        "checkpoint_dir": str(checkpoint_dir),
+    }
+    return TrainingConfig(**{**values, **overrides})
 
 
 def tiny_inputs(count: int, seed: int, num_aug: int) -> dict:
@@ -48,30 +84,23 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
-    model = TRMConfig(
-        hidden_size=32,
-        num_heads=2,
+    model = tiny_model_config(
         num_deep_recursions=2,
         num_latent_steps=2,
         num_supervision_steps=3,
-        puzzle_emb_len=4,
-        forward_dtype="float32",
         halt_exploration_prob=args.exploration,
     )
-    training = TrainingConfig(
+    training = tiny_training_config(
+        args.checkpoint_dir,
         epochs=1000,
         eval_interval=1000,
         max_steps=args.steps,
-        global_batch_size=8,
         lr=args.lr,
         task_lr=args.lr,
         lr_warmup_steps=2,
-        device="cpu",
-        eval_subset_size=8,
         eval_batch_size=8,
         log_every=1,
         checkpoint_every=args.checkpoint_every,
-        checkpoint_dir=args.checkpoint_dir,
     )
     trainer = Trainer(
         model, training, tiny_inputs(8, 0, 3), tiny_inputs(8, 1, 0), observer=PrintSteps()

@@ -14,7 +14,6 @@ from trm_pipeline.training.checkpoints import (
     build_model_from_checkpoint,
     load_checkpoint,
 )
-from trm_pipeline.training.config import TrainingConfig
 from trm_pipeline.training.loop import NonFiniteLossError, Trainer
 
 REFERENCE_METRICS = (
@@ -68,29 +67,10 @@ def test_training_pipeline_logs_to_mlflow(run_pipeline, kedro_project, pipeline,
 
 
 def test_non_finite_loss_stops_and_keeps_checkpoint(tmp_path):
-    from tests.training.run_training import tiny_inputs
-    from trm_pipeline.model.config import TRMConfig
+    from tests.training.run_training import tiny_inputs, tiny_model_config, tiny_training_config
 
-    model_config = TRMConfig(
-        hidden_size=32,
-        num_heads=2,
-        num_deep_recursions=1,
-        num_latent_steps=1,
-        num_supervision_steps=2,
-        puzzle_emb_len=4,
-        forward_dtype="float32",
-    )
-    config = TrainingConfig(
-        epochs=100,
-        eval_interval=100,
-        global_batch_size=8,
-        device="cpu",
-        checkpoint_every=2,
-        checkpoint_dir=str(tmp_path),
-        log_every=1,
-        eval_subset_size=8,
-    )
-    trainer = Trainer(model_config, config, tiny_inputs(8, 0, 1), tiny_inputs(8, 1, 0))
+    config = tiny_training_config(tmp_path, checkpoint_every=2, log_every=1)
+    trainer = Trainer(tiny_model_config(), config, tiny_inputs(8, 0, 1), tiny_inputs(8, 1, 0))
     for _ in range(2):
         trainer.train_step()
     trainer.save_training_state()
@@ -104,28 +84,11 @@ def test_non_finite_loss_stops_and_keeps_checkpoint(tmp_path):
 
 
 def test_resume_rejects_other_model_config(tmp_path):
-    from tests.training.run_training import tiny_inputs
-    from trm_pipeline.model.config import TRMConfig
+    from tests.training.run_training import tiny_inputs, tiny_model_config, tiny_training_config
 
-    small = dict(
-        hidden_size=32,
-        num_heads=2,
-        num_deep_recursions=1,
-        num_latent_steps=1,
-        num_supervision_steps=2,
-        puzzle_emb_len=4,
-        forward_dtype="float32",
-    )
-    config = TrainingConfig(
-        epochs=100,
-        eval_interval=100,
-        global_batch_size=8,
-        device="cpu",
-        checkpoint_dir=str(tmp_path),
-        eval_subset_size=8,
-    )
+    config = tiny_training_config(tmp_path)
     train, test = tiny_inputs(8, 0, 1), tiny_inputs(8, 1, 0)
-    Trainer(TRMConfig(**small), config, train, test).save_training_state()
-    other = Trainer(TRMConfig(**{**small, "hidden_size": 64}), config, train, test)
+    Trainer(tiny_model_config(), config, train, test).save_training_state()
+    other = Trainer(tiny_model_config(hidden_size=64), config, train, test)
     with pytest.raises(ValueError, match=r"different model config \(changed: \['hidden_size'\]\)"):
         other.resume_if_possible()

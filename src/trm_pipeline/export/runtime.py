@@ -65,14 +65,18 @@ _ORT_FATAL = 4
 
 
 class ModelLoadError(RuntimeError):
-    """The ONNX file is missing, unreadable, or not an export of this project."""
+    """Raised when the ONNX file is missing, unreadable or not an export of this project."""
 
 
 # providers
 
 
 def cuda_driver_present() -> bool:
-    """Is the NVIDIA driver library loadable? Without it the CUDA provider cannot start."""
+    """Return whether the NVIDIA driver library loads, which the CUDA provider needs to start.
+
+    The library is ``libcuda.so.1`` on Linux and ``nvcuda.dll`` on Windows. Other platforms
+    return False.
+    """
     names = {"linux": ("libcuda.so.1",), "win32": ("nvcuda.dll",)}.get(sys.platform, ())
     for name in names:
         try:
@@ -101,7 +105,7 @@ def _quiet_onnxruntime() -> Iterator[None]:
 def create_session(
     model: str | Path | bytes, device: str = "auto", threads: int | None = None
 ) -> ort.InferenceSession:
-    """Open an onnxruntime session on CUDA when it really initializes, else on the CPU.
+    """Create an onnxruntime session on CUDA when the CUDA provider initializes, else on the CPU.
 
     Args:
         model: Path to a ``.onnx`` file, or its serialized bytes.
@@ -110,9 +114,14 @@ def create_session(
         threads: Threads of one operator on the CPU; None lets onnxruntime use one per
             physical core.
 
-    The CUDA provider is only tried when onnxruntime-gpu is installed and the NVIDIA driver
-    is present; the attempt runs with onnxruntime's logger silenced and the session's
-    ``get_providers()`` decides, so a CPU-only machine gets no error output.
+    The CUDA provider is tried only when onnxruntime-gpu is installed and the NVIDIA driver
+    is present. The attempt runs with onnxruntime's logger silenced, and CUDA counts as
+    initialized only when the session's ``get_providers()`` lists it, so a CPU-only machine
+    gets no error output.
+
+    Raises:
+        ValueError: If ``device`` is not one of ``DEVICES``.
+        RuntimeError: If ``device`` is "cuda" and the CUDA provider does not initialize.
     """
     if device not in DEVICES:
         raise ValueError(f"device must be one of {list(DEVICES)}, got {device!r}.")
@@ -150,7 +159,7 @@ def create_session(
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What the exported graph's metadata says about the model.
+    """Model facts parsed from the exported graph's metadata.
 
     Attributes:
         variant: "att" or "mlp".
@@ -219,7 +228,7 @@ class ModelInfo:
             ) from error
 
     def describe(self) -> str:
-        """One line for people: variant, sizes, recursion and accuracy."""
+        """Return a one-line summary: variant, hidden size, T, n, N_sup and exact accuracy."""
         accuracy = (
             f"{self.test_exact_accuracy:.1%}" if self.test_exact_accuracy is not None else "n/a"
         )
@@ -246,10 +255,11 @@ class StepArrays:
 
 @dataclass
 class Recursion:
-    """A batch run to halting. Step s holds the answer each puzzle reported after step s+1.
+    """Answers and halt logits of a batch run to halting, one row per supervision step.
 
-    A puzzle keeps the answer and halt logit of the step it halted on, as in the reference
-    evaluation with learned halting.
+    Row s contains each puzzle's answer after step s+1. After a puzzle halts, the later rows
+    repeat the answer and halt logit of its halting step, as in the reference evaluation with
+    learned halting.
     """
 
     digits: np.ndarray  # [S, B, 81] uint8, 1..9
@@ -284,10 +294,13 @@ class OnnxTRM:
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> OnnxTRM:
-        """Open ``path`` (a ``model.onnx`` of this project).
+        """Load a ``model.onnx`` of this project from ``path`` into a session on ``device``.
 
         Raises:
-            ModelLoadError: With a message naming the pipeline that writes the file.
+            ModelLoadError: If the file is missing, onnxruntime cannot read it or its
+                metadata is not this project's. The message names the pipeline that writes
+                the file.
+            ValueError, RuntimeError: As :func:`create_session` raises them for ``device``.
         """
         path = Path(path)
         if not path.is_file():
@@ -309,11 +322,11 @@ class OnnxTRM:
         return self.session.get_providers()
 
     def tokens_from_grids(self, grids: np.ndarray) -> np.ndarray:
-        """``[B, 81]`` cell values (0 blank, 1..9) to ``[B, 81]`` int64 model tokens."""
+        """Map ``[B, 81]`` cell values (0 = blank, 1..9) to ``[B, 81]`` int64 model tokens."""
         return self._tokens_of_values[np.asarray(grids, dtype=np.int64)]
 
     def initial_state(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Fresh (y0, z0), each ``[B, P+81, D]`` float32."""
+        """Return new copies of (y0, z0), each ``[batch_size, P+81, D]`` float32."""
         shape = (batch_size, self.info.state_length, self.info.initial_answer.shape[0])
         answer = np.ascontiguousarray(np.broadcast_to(self.info.initial_answer, shape))
         latent = np.ascontiguousarray(np.broadcast_to(self.info.initial_latent, shape))
@@ -336,14 +349,20 @@ class OnnxTRM:
         Args:
             grids: Puzzles, ``[B, 81]`` values 0..9.
             halting: "learned" stops a puzzle after the first step whose halt logit is
-                positive; "fixed" runs every puzzle for ``max_steps`` steps.
-            max_steps: Step limit; defaults to N_sup.
+                positive. "fixed" runs every puzzle for the full step limit.
+            max_steps: Step limit. None or 0 means N_sup.
 
         Only the puzzles still running are fed to the next step, so halted puzzles cost
         nothing.
+
+        Raises:
+            ValueError: If ``halting`` is not one of ``HALTING_MODES`` or ``max_steps`` is
+                negative.
         """
         if halting not in HALTING_MODES:
             raise ValueError(f"halting must be one of {list(HALTING_MODES)}, got {halting!r}.")
+        if max_steps is not None and max_steps < 0:
+            raise ValueError(f"max_steps is {max_steps}; use a positive step limit, or None.")
         limit = max_steps or self.info.num_supervision_steps
         started = time.perf_counter()
         tokens = self.tokens_from_grids(grids)
