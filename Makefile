@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: install
-	$(BIN)/kedro run --pipelines=train_att --env quick
+	$(BIN)/kedro run --pipelines=train_mlp --env quick
 
 # The browser test drives Debian's chromium; `make browser` installs it (needs root and apt).
 browser:

@@ -94,6 +94,8 @@ def test_parity_over_all_supervision_steps(exported, checkpoint, test_inputs):
     assert len(report["max_abs_logit_diff_by_step"]) == NUM_SUPERVISION_STEPS
     assert report["max_abs_logit_diff"] < 1e-3
     assert report["max_abs_halt_logit_diff"] < 1e-3
+    assert len(report["free_running_max_abs_logit_diff_by_step"]) == NUM_SUPERVISION_STEPS
+    assert report["free_running_max_abs_logit_diff"] < 1e-3
     assert report["identical_digits"] >= 0.999
     assert report["onnx_exact_accuracy"] == report["torch_exact_accuracy"]
 

@@ -19,8 +19,10 @@ class ExportConfig:
         opset_version: ONNX opset of the exported graph.
         verify_num_puzzles: Test puzzles compared between onnxruntime and PyTorch.
         verify_seed: Seed of the draw of those puzzles.
-        max_abs_logit_diff: The run fails above this |onnxruntime - PyTorch| logit difference.
-        min_identical_digits: The run fails below this share of identical predicted digits.
+        max_abs_logit_diff: The run fails above this |onnxruntime - PyTorch| logit difference,
+            measured with both engines running each step from the same y and z.
+        min_identical_digits: The run fails below this share of identical predicted digits,
+            measured with each engine carrying its own y and z.
         log_model: Log the ONNX model to the active MLflow run (mlflow.onnx.log_model).
     """
 

@@ -42,6 +42,9 @@ def log_verification(report: dict[str, Any], variant: str) -> None:
     metrics = {
         f"{variant}/onnx_max_abs_logit_diff": report["max_abs_logit_diff"],
         f"{variant}/onnx_max_abs_halt_logit_diff": report["max_abs_halt_logit_diff"],
+        f"{variant}/onnx_free_running_max_abs_logit_diff": report[
+            "free_running_max_abs_logit_diff"
+        ],
         f"{variant}/onnx_identical_digits": report["identical_digits"],
     }
     mlflow.log_metrics(metrics)
