@@ -49,7 +49,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DOC = REPO / "docs/benchmarks.md"
 PRESETS = {
     "paper": "hidden=512,heads=8,T=3,n=6,nsup=16,prefix=16",
-    "quick": "hidden=128,heads=2,T=2,n=2,nsup=4,prefix=2",
+    "quick": "hidden=64,heads=2,T=2,n=2,nsup=4,prefix=2",
 }
 KEYS = {
     "hidden": "hidden_size",
