@@ -237,12 +237,20 @@ def judge(puzzle: np.ndarray, answer: np.ndarray, solution: np.ndarray | None) -
             return True, "Solved: a valid grid, equal to the exact solver's unique solution."
     problems = []
     if conflicts:
-        problems.append(f"{conflicts} cells break a rule")
+        problems.append(_count(conflicts, "cell breaks", "cells break") + " a rule")
     if changed:
-        problems.append(f"{changed} givens were changed")
+        problems.append(_count(changed, "given was", "givens were") + " changed")
     if solution is not None:
-        problems.append(f"{int((answer != solution).sum())} cells differ from the unique solution")
+        differing = int((answer != solution).sum())
+        problems.append(
+            _count(differing, "cell differs", "cells differ") + " from the unique solution"
+        )
     return False, "Wrong: " + "; ".join(problems) + "."
+
+
+def _count(number: int, singular: str, plural: str) -> str:
+    """Return ``"<number> <singular>"`` for 1 and ``"<number> <plural>"`` otherwise."""
+    return f"{number} {singular if number == 1 else plural}"
 
 
 def run_model(

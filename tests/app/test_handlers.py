@@ -101,6 +101,17 @@ def test_the_known_solution_is_judged_solved():
     assert "2 cells differ" in verdict
 
 
+def test_verdict_counts_one_cell_in_singular():
+    puzzle = PUZZLES[0].copy()
+    wrong = SOLUTIONS[0].copy()
+    given = int(np.flatnonzero(puzzle)[0])
+    wrong[given] = wrong[given] % 9 + 1  # one changed given, which also breaks a rule
+    solved, verdict = handlers.judge(puzzle, wrong, SOLUTIONS[0])
+    assert not solved
+    assert "1 given was changed" in verdict
+    assert "1 cell differs from the unique solution" in verdict
+
+
 def test_several_solutions_run_with_a_note(models):
     view = solve(models, "1" + "." * 80)
     assert "more than one solution" in view.message

@@ -18,6 +18,7 @@ from trm_pipeline.export.verification import (
 )
 from trm_pipeline.training_pipeline.export import export_onnx, verify_onnx
 
+REPORT = {"overall": {"exact_accuracy": 0.25, "count": 8}}
 PARAMS = {"verify_num_puzzles": 4, "max_abs_logit_diff": 1e-3, "min_identical_digits": 0.999}
 
 
@@ -62,22 +63,26 @@ def test_check_tolerance_names_both_limits():
 def test_export_node_rejects_a_mismatched_dataset(test_inputs):
     mismatched = {**test_inputs, "metadata": {**test_inputs["metadata"], "vocab_size": 12}}
     with pytest.raises(ValueError, match="vocab_size"):
-        export_onnx(tiny_checkpoint("att"), mismatched, "att", PARAMS)
+        export_onnx(tiny_checkpoint("att"), mismatched, REPORT, "att", PARAMS)
 
 
 def test_export_node_logs_the_model_to_the_active_run(tmp_path, test_inputs, monkeypatch):
-    monkeypatch.setattr(
-        "trm_pipeline.training_pipeline.export.export_checkpoint",
-        lambda checkpoint, variant, run_id, opset_version: _stub_proto(run_id),
-    )
+    received = {}
+
+    def fake_export(checkpoint, variant, run_id, opset_version, test_metrics):
+        received["test_metrics"] = test_metrics
+        return _stub_proto(run_id)
+
+    monkeypatch.setattr("trm_pipeline.training_pipeline.export.export_checkpoint", fake_export)
     previous_uri = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:
         # An explicit experiment: an earlier test may leave another store's experiment active.
         experiment_id = mlflow.create_experiment("export-test")
         with mlflow.start_run(experiment_id=experiment_id) as run:
-            proto = export_onnx(tiny_checkpoint("att"), test_inputs, "att", PARAMS)
+            proto = export_onnx(tiny_checkpoint("att"), test_inputs, REPORT, "att", PARAMS)
         assert {prop.key: prop.value for prop in proto.metadata_props}["run"] == run.info.run_id
+        assert received["test_metrics"] == REPORT["overall"]
         models = mlflow.search_logged_models(experiment_ids=[experiment_id], output_format="list")
         assert [model.name for model in models] == ["trm_att"]
     finally:

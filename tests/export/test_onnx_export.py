@@ -16,6 +16,7 @@ from trm_pipeline.export.onnx_export import (
     SupervisionStepGraph,
     digit_tokens_of,
     float32_model_from_checkpoint,
+    onnx_metadata,
 )
 from trm_pipeline.export.runtime import INPUT_NAMES, OUTPUT_NAMES, OnnxTRM, create_session
 from trm_pipeline.export.verification import compare_with_torch
@@ -30,6 +31,14 @@ def torch_graph(checkpoint: dict) -> SupervisionStepGraph:
 
 def session_model(proto: onnx.ModelProto) -> OnnxTRM:
     return OnnxTRM(create_session(proto.SerializeToString(), device="cpu"))
+
+
+def test_metadata_prefers_test_set_metrics(checkpoint, variant):
+    model = float32_model_from_checkpoint(checkpoint)
+    test_metrics = {"exact_accuracy": 0.75, "count": 500}
+    props = onnx_metadata(checkpoint, model, variant, "run-1", test_metrics)
+    assert float(props["test_exact_accuracy"]) == 0.75
+    assert props["test_eval_count"] == "500"
 
 
 def test_graph_inputs_outputs_and_batch_axis(exported):

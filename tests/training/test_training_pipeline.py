@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import mlflow
+import onnx
 import pytest
 import torch
 
@@ -64,6 +66,13 @@ def test_training_pipeline_logs_to_mlflow(run_pipeline, kedro_project, pipeline,
     assert isinstance(model, TinyRecursiveModel)
     assert model.config.mlp_t is mlp_t
     assert 0.0 <= best["eval_metrics"]["exact_accuracy"] <= 1.0
+
+    report_path = kedro_project / "data/08_reporting" / pipeline / "evaluation_report.json"
+    report = json.loads(report_path.read_text())
+    exported = onnx.load(kedro_project / "data/06_models" / pipeline / "model.onnx")
+    props = {prop.key: prop.value for prop in exported.metadata_props}
+    assert float(props["test_exact_accuracy"]) == report["overall"]["exact_accuracy"]
+    assert props["test_eval_count"] == str(report["overall"]["count"])
 
 
 def test_non_finite_loss_stops_and_keeps_checkpoint(tmp_path):

@@ -108,18 +108,23 @@ def float32_model_from_checkpoint(checkpoint: Mapping[str, Any]) -> TinyRecursiv
 
 
 def onnx_metadata(
-    checkpoint: Mapping[str, Any], model: TinyRecursiveModel, variant: str, mlflow_run_id: str
+    checkpoint: Mapping[str, Any],
+    model: TinyRecursiveModel,
+    variant: str,
+    mlflow_run_id: str,
+    test_metrics: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """Metadata stored in the ONNX file's ``metadata_props`` (all values are strings).
 
     Keys: format, variant, num_deep_recursions (T), num_latent_steps (n),
     num_supervision_steps (N_sup), token_map (JSON), mlflow_run_id, test_exact_accuracy and
-    test_eval_count (the checkpoint's last evaluation), checkpoint_step, model_config (JSON,
+    test_eval_count (from ``test_metrics``, the test-set evaluation, or else from the
+    checkpoint's last periodic evaluation), checkpoint_step, model_config (JSON,
     as trained), export_dtype and initial_state (JSON y0 and z0, see :mod:`.runtime`). The
     opset is in the model itself (``opset_import``).
     """
     config = model.config
-    metrics = checkpoint.get("eval_metrics") or {}
+    metrics = test_metrics or checkpoint.get("eval_metrics") or {}
     accuracy = metrics.get("exact_accuracy")
     initial_state = {
         "answer": model.initial_answer.float().tolist(),
@@ -221,11 +226,16 @@ def export_checkpoint(
     variant: str,
     mlflow_run_id: str = "",
     opset_version: int = OPSET_VERSION,
+    test_metrics: Mapping[str, Any] | None = None,
 ) -> onnx.ModelProto:
-    """Export a best_model checkpoint (EMA weights) to an in-memory ONNX model."""
+    """Export a best_model checkpoint (EMA weights) to an in-memory ONNX model.
+
+    ``test_metrics`` (``exact_accuracy`` and ``count`` of a test-set evaluation) go into the
+    metadata; without them the checkpoint's last periodic evaluation is used.
+    """
     model = float32_model_from_checkpoint(checkpoint)
     digit_tokens = digit_tokens_of(checkpoint["dataset_metadata"]["token_map"])
-    metadata = onnx_metadata(checkpoint, model, variant, mlflow_run_id)
+    metadata = onnx_metadata(checkpoint, model, variant, mlflow_run_id, test_metrics)
     logger.info(
         "Exporting TRM-%s to ONNX (opset %d, float32, %d blocks unrolled)",
         variant,

@@ -29,19 +29,25 @@ EXPORT_PARAMETERS: set[str] = {"params:export"}
 def export_onnx(
     best_model: dict[str, Any],
     test_inputs: dict[str, Any],
+    evaluation_report: dict[str, Any],
     variant: str,
     export_params: dict[str, Any],
 ) -> onnx.ModelProto:
     """Export one supervision step of the best model (EMA weights, float32) to ONNX.
 
     Returns:
-        The ONNX model, with the variant, recursion sizes, token map, MLflow run id, test
-        exact accuracy, model config and initial state in its metadata.
+        The ONNX model, with the variant, recursion sizes, token map, MLflow run id, the
+        exact accuracy of the test-set evaluation, model config and initial state in its
+        metadata.
     """
     config = ExportConfig.from_dict(export_params)
     check_dataset_metadata(best_model["dataset_metadata"], test_inputs["metadata"])
     proto = export_checkpoint(
-        best_model, variant, tracking.active_run_id(), opset_version=config.opset_version
+        best_model,
+        variant,
+        tracking.active_run_id(),
+        opset_version=config.opset_version,
+        test_metrics=evaluation_report.get("overall"),
     )
     if config.log_model:
         tracking.log_onnx_model(proto, variant)
@@ -83,7 +89,13 @@ def export_nodes() -> list[Node]:
     return [
         Node(
             export_onnx,
-            inputs=["best_model", "test_inputs", "params:variant", "params:export"],
+            inputs=[
+                "best_model",
+                "test_inputs",
+                "evaluation_report",
+                "params:variant",
+                "params:export",
+            ],
             outputs="onnx_model",
             name="export_onnx_node",
         ),
