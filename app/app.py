@@ -1,6 +1,6 @@
 """Sudoku solver page for exported TRM models (Gradio Blocks on onnxruntime; no torch).
 
-Run ``python app/app.py`` after ``kedro run --pipelines=train_att --env quick``; it serves
+Run ``python app/app.py`` after ``kedro run --pipelines=train_mlp --env quick``; it serves
 http://127.0.0.1:7860 with the newest ``data/06_models/*/model.onnx`` of each variant side by
 side. ``--model PATH`` or ``--variant att|mlp`` picks one model; ``--host`` and ``--port``
 change the address. The page never uses Gradio's share tunnel or analytics.
@@ -240,6 +240,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     paths = [args.model] if args.model is not None else find_exports(args.models_dir)
     models, errors = load_models(paths, args.device, args.variant)
+    if args.model is not None and not models:
+        # An explicit --model that cannot be served is a usage error, not an empty page.
+        reason = errors[0] if errors else f"{args.model} is not a TRM-{args.variant} model."
+        raise SystemExit(f"error: --model {args.model}: {reason}")
     if not models and not errors:
         where = args.model or f"{args.models_dir}/*/model.onnx"
         kind = f"{args.variant} " if args.variant else ""

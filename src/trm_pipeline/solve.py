@@ -73,7 +73,7 @@ def newest_model(models_dir: Path = MODELS_DIR) -> Path:
     if not candidates:
         raise UsageError(
             f"no model found at {models_dir}/*/best_model.pt; train one with "
-            "`kedro run --pipelines=train_att --env quick` or pass --model PATH"
+            "`kedro run --pipelines=train_mlp --env quick` or pass --model PATH"
         )
     return candidates[-1]
 

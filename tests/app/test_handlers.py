@@ -245,3 +245,10 @@ def test_command_line_help():
     assert result.returncode == 0, result.stderr
     for option in ("--model", "--variant", "--host", "--port"):
         assert option in result.stdout
+
+
+def test_missing_model_option_exits(tmp_path):
+    missing = tmp_path / "none.onnx"
+    with pytest.raises(SystemExit, match="No exported model at") as stopped:
+        solver_app.main(["--model", str(missing), "--data-dir", str(tmp_path)])
+    assert str(missing) in str(stopped.value)

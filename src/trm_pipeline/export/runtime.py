@@ -48,7 +48,7 @@ OUTPUT_NAMES = ("logits", "digits", "halt_logit", "new_answer", "new_latent")
 INITIAL_STATE_KEY = "initial_state"
 HALTING_MODES = ("learned", "fixed")
 DEVICES = ("auto", "cpu", "cuda")
-PIPELINE_HINT = "kedro run --pipelines=train_att --env quick"
+PIPELINE_HINT = "kedro run --pipelines=train_mlp --env quick"
 # Errors onnxruntime raises for a file it cannot read (they derive from Exception only).
 _ORT_LOAD_ERRORS = (
     OSError,
