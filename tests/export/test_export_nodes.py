@@ -18,7 +18,7 @@ from trm_pipeline.export.verification import (
 )
 from trm_pipeline.training_pipeline.export import export_onnx, verify_onnx
 
-REPORT = {"overall": {"exact_accuracy": 0.25, "count": 8}}
+TEST_METRICS = {"exact_accuracy": 0.25, "count": 8}
 PARAMS = {"verify_num_puzzles": 4, "max_abs_logit_diff": 1e-3, "min_identical_digits": 0.999}
 
 
@@ -63,7 +63,7 @@ def test_check_tolerance_names_both_limits():
 def test_export_node_rejects_a_mismatched_dataset(test_inputs):
     mismatched = {**test_inputs, "metadata": {**test_inputs["metadata"], "vocab_size": 12}}
     with pytest.raises(ValueError, match="vocab_size"):
-        export_onnx(tiny_checkpoint("att"), mismatched, REPORT, "att", PARAMS)
+        export_onnx(tiny_checkpoint("att"), mismatched, TEST_METRICS, "att", PARAMS)
 
 
 def test_export_node_logs_the_model_to_the_active_run(tmp_path, test_inputs, monkeypatch):
@@ -80,9 +80,9 @@ def test_export_node_logs_the_model_to_the_active_run(tmp_path, test_inputs, mon
         # An explicit experiment: an earlier test may leave another store's experiment active.
         experiment_id = mlflow.create_experiment("export-test")
         with mlflow.start_run(experiment_id=experiment_id) as run:
-            proto = export_onnx(tiny_checkpoint("att"), test_inputs, REPORT, "att", PARAMS)
+            proto = export_onnx(tiny_checkpoint("att"), test_inputs, TEST_METRICS, "att", PARAMS)
         assert {prop.key: prop.value for prop in proto.metadata_props}["run"] == run.info.run_id
-        assert received["test_metrics"] == REPORT["overall"]
+        assert received["test_metrics"] == TEST_METRICS
         models = mlflow.search_logged_models(experiment_ids=[experiment_id], output_format="list")
         assert [model.name for model in models] == ["trm_att"]
     finally:

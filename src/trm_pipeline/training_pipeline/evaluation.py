@@ -30,11 +30,12 @@ def evaluate_checkpoint(
     test_inputs: dict[str, Any],
     training_summary: dict[str, Any],
     evaluation_params: dict[str, Any],
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Evaluate the chosen checkpoint on the test split and log the report to MLflow.
 
     Returns:
-        The evaluation report (see ``trm_pipeline.evaluation.reporting``).
+        The evaluation report (see ``trm_pipeline.evaluation.reporting``) and its overall
+        metrics, which the ONNX export stores in the model's metadata.
     """
     config = EvaluationConfig.from_dict(evaluation_params)
     variant = str(training_summary.get("variant", "model"))
@@ -62,7 +63,7 @@ def evaluate_checkpoint(
         report["puzzles_per_second"] or 0.0,
     )
     tracking.log_evaluation_report(report, variant)
-    return report
+    return report, dict(overall)
 
 
 def plot_evaluation(report: dict[str, Any]) -> tuple[Figure, Figure, Figure]:
@@ -104,7 +105,9 @@ def evaluation_nodes() -> list[Node]:
                 "training_summary",
                 "params:evaluation",
             ],
-            outputs="evaluation_report",
+            # test_metrics stays in memory: read from the report file instead, it would make
+            # kedro-viz's layers circular (models -> reporting -> models).
+            outputs=["evaluation_report", "test_metrics"],
             name="evaluate_node",
         ),
         Node(

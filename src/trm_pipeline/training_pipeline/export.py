@@ -29,7 +29,7 @@ EXPORT_PARAMETERS: set[str] = {"params:export"}
 def export_onnx(
     best_model: dict[str, Any],
     test_inputs: dict[str, Any],
-    evaluation_report: dict[str, Any],
+    test_metrics: dict[str, Any],
     variant: str,
     export_params: dict[str, Any],
 ) -> onnx.ModelProto:
@@ -47,7 +47,7 @@ def export_onnx(
         variant,
         tracking.active_run_id(),
         opset_version=config.opset_version,
-        test_metrics=evaluation_report.get("overall"),
+        test_metrics=test_metrics,
     )
     if config.log_model:
         tracking.log_onnx_model(proto, variant)
@@ -92,7 +92,7 @@ def export_nodes() -> list[Node]:
             inputs=[
                 "best_model",
                 "test_inputs",
-                "evaluation_report",
+                "test_metrics",
                 "params:variant",
                 "params:export",
             ],
