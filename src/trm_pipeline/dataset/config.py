@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from trm_pipeline.config_mapping import dataclass_from_mapping
 
 SOURCES = ("huggingface", "csv", "generated")
 
 
 def _from_mapping(cls, values: Mapping[str, Any] | None, where: str):
-    """Build a dataclass from a mapping and reject keys the dataclass does not define."""
-    values = dict(values or {})
-    names = {item.name for item in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ValueError(f"Unknown key(s) {unknown} under {where}; valid keys are {sorted(names)}.")
-    return cls(**values)
+    """Build a dataclass from a mapping (None for all defaults), rejecting unknown keys."""
+    return dataclass_from_mapping(cls, values or {}, where)
 
 
 @dataclass

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from trm_pipeline.config_mapping import dataclass_from_mapping
 from trm_pipeline.model.act import HALTING_MODES
 from trm_pipeline.model.config import FORWARD_DTYPES
 
@@ -122,12 +123,8 @@ class EvaluationConfig:
 
 
 def _build(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
-    names = {item.name for item in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        where = f"evaluation.{prefix}" if prefix else "evaluation"
-        raise ValueError(f"Unknown key(s) {unknown} under {where}; valid keys are {sorted(names)}.")
-    return cls(**dict(values))
+    where = f"evaluation.{prefix}" if prefix else "evaluation"
+    return dataclass_from_mapping(cls, values, where)
 
 
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:

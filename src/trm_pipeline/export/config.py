@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from trm_pipeline.config_mapping import dataclass_from_mapping
 from trm_pipeline.export.onnx_export import OPSET_VERSION
 from trm_pipeline.export.verification import Tolerance
 
@@ -51,11 +51,4 @@ class ExportConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> ExportConfig:
         """Build from ``params:export``, rejecting unknown keys."""
-        values = dict(values or {})
-        names = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(
-                f"Unknown key(s) {unknown} under export; valid keys are {sorted(names)}."
-            )
-        return cls(**values)
+        return dataclass_from_mapping(cls, values or {}, "export")

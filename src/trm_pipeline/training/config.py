@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from trm_pipeline.config_mapping import dataclass_from_mapping
+
 RESUME_CHOICES = ("auto", "never")
 
 
@@ -66,13 +68,7 @@ class TrainingConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> TrainingConfig:
-        names = {item.name for item in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(
-                f"Unknown key(s) {unknown} under training; valid keys are {sorted(names)}."
-            )
-        return cls(**values)
+        return dataclass_from_mapping(cls, values, "training")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
