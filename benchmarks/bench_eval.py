@@ -18,7 +18,6 @@ import argparse
 import csv
 import itertools
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ if str(REPO / "src") not in sys.path:  # a checkout without `pip install -e .` w
     sys.path.append(str(REPO / "src"))
 
 # The script's folder is on sys.path.
+from bench_data import cpu_model  # noqa: E402
 from docs_section import write_section  # noqa: E402
 
 from trm_pipeline.evaluation import evaluate_model  # noqa: E402
@@ -169,16 +169,6 @@ def h100_estimate(name: str, mlp_t: bool) -> dict:
     }
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def _minutes(minutes: float) -> str:
     return f"{minutes:.1f} min" if minutes >= 1 else f"{60 * minutes:.0f} s"
 
@@ -254,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
 
     facts = (
-        f"{cpu_name()}, {os.cpu_count()} logical cores, torch {torch.__version__} with "
+        f"{cpu_model()}, {os.cpu_count()} logical cores, torch {torch.__version__} with "
         f"{torch.get_num_threads()} thread(s), load average at start "
         + " ".join(f"{value:.2f}" for value in os.getloadavg())
     )

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
-from bench_data import cpu_model  # the script's folder is on sys.path
+from bench_data import cpu_model, timed  # the script's folder is on sys.path
 from docs_section import write_section
 
 from trm_pipeline.export.dataset import OnnxModelDataset
@@ -119,19 +119,10 @@ def exported_model(
     return model, path, export_seconds, False
 
 
-def best_of(repeats: int, fn) -> tuple[float, object]:
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        started = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - started)
-    return best, result
-
-
 def step_seconds(step, repeats: int) -> float:
     """Best time of one supervision step after a warm-up run (allocations)."""
     step()
-    return best_of(max(repeats, STEP_REPEATS), step)[0]
+    return timed(step, max(repeats, STEP_REPEATS))[0]
 
 
 def measure_onnx(onnx_model: OnnxTRM, puzzles: np.ndarray, repeats: int) -> dict:
@@ -146,7 +137,7 @@ def measure_onnx(onnx_model: OnnxTRM, puzzles: np.ndarray, repeats: int) -> dict
         "batch_step": step_seconds(lambda: onnx_model.step(*batch), repeats),
     }
     for halting in HALTING_MODES:
-        seconds, recursion = best_of(repeats, lambda h=halting: onnx_model.run(puzzles[:1], h))
+        seconds, recursion = timed(lambda h=halting: onnx_model.run(puzzles[:1], h), repeats)
         figures[halting] = (seconds, int(recursion.steps[0]))
     return figures
 
@@ -285,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.config or list(PRESETS):
         name, config = parse_config(spec)
         model, path, export_s, cached = exported_model(config, args.cache_dir)
-        session_s, session = best_of(1, lambda p=path: create_session(p, "cpu", args.threads))
+        session_s, session = timed(lambda p=path: create_session(p, "cpu", args.threads), 1)
         onnx_model = OnnxTRM(session, path)
         sizes = (
             f"hidden {config.hidden_size}, T={config.num_deep_recursions}, "
