@@ -104,8 +104,8 @@ def test_the_known_solution_is_judged_solved():
 def test_verdict_counts_one_cell_in_singular():
     puzzle = PUZZLES[0].copy()
     wrong = SOLUTIONS[0].copy()
-    given = int(np.flatnonzero(puzzle)[0])
-    wrong[given] = wrong[given] % 9 + 1  # one changed given, which also breaks a rule
+    given_index = int(np.flatnonzero(puzzle)[0])
+    wrong[given_index] = wrong[given_index] % 9 + 1  # one changed given, which also breaks a rule
     solved, verdict = handlers.judge(puzzle, wrong, SOLUTIONS[0])
     assert not solved
     assert "1 given was changed" in verdict

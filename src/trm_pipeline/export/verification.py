@@ -51,7 +51,7 @@ def select_rows(num_rows: int, count: int, seed: int) -> np.ndarray:
 
 
 def _torch_steps(graph: SupervisionStepGraph, tokens: np.ndarray, num_steps: int) -> list:
-    """Run PyTorch for ``num_steps`` steps; each entry also keeps the step's input y and z."""
+    """Run PyTorch for ``num_steps`` steps. Each entry also keeps the step's input y and z."""
     model = graph.model
     inputs = torch.from_numpy(tokens.astype(np.int64))
     answer, latent = model.initial_state(len(tokens), "cpu")
@@ -135,8 +135,8 @@ def compare_with_torch(
     # The graph error: both engines run each step from the same y and z.
     logit_diff = _max_abs_diff(same_input_steps, torch_steps, 0)
     halt_diff = _max_abs_diff(same_input_steps, torch_steps, 2)
-    # The error a user sees: each engine carries its own y and z, so rounding differences
-    # of earlier steps feed into later ones.
+    # The error in the solver's output: each engine carries its own y and z, so rounding
+    # differences of earlier steps feed into later ones.
     free_logit_diff = _max_abs_diff(onnx_steps, torch_steps, 0)
     identical = [float((o[1] == t[1]).mean()) for o, t in zip(onnx_steps, torch_steps, strict=True)]
     report: dict[str, Any] = {

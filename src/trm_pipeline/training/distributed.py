@@ -75,6 +75,6 @@ def all_reduce_sums(values: dict[str, torch.Tensor], context: DistributedContext
 
 
 def finish_distributed(context: DistributedContext) -> None:
-    """Leave the process group after training; a no-op in single-process runs."""
+    """Leave the process group after training. Single-process runs have none to leave."""
     if context.enabled and dist.is_initialized():
         dist.destroy_process_group()

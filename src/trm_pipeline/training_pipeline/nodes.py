@@ -47,7 +47,7 @@ def train_model(
     result = trainer.train()
     finish_distributed(trainer.context)
     if not trainer.context.is_main:
-        # Evaluation, export and every output belong to rank 0; the other ranks stop here.
+        # Rank 0 alone runs evaluation and export and writes the outputs, so the others stop.
         logger.info("Rank %d finished training; rank 0 runs the rest.", trainer.context.rank)
         raise SystemExit(0)
     summary = {"variant": variant, **result.summary}
