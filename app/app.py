@@ -2,13 +2,15 @@
 
 Run ``python app/app.py`` after ``kedro run --pipelines=train_mlp --env quick``; it serves
 http://127.0.0.1:7860 with the newest ``data/06_models/*/model.onnx`` of each variant side by
-side. ``--model PATH`` or ``--variant att|mlp`` picks one model; ``--host`` and ``--port``
-change the address. The page never uses Gradio's share tunnel or analytics.
+side. ``--model PATH`` or ``--variant att|mlp`` picks one model; ``--precision int8`` serves
+the int8 copies (``model_int8.onnx``, written by the same pipeline) instead; ``--host`` and
+``--port`` change the address. The page never uses Gradio's share tunnel or analytics.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 import sys
@@ -28,7 +30,14 @@ import numpy as np
 
 from app import handlers
 from app.render import message_html
-from trm_pipeline.export.runtime import DEVICES, HALTING_MODES, ModelLoadError, OnnxTRM
+from trm_pipeline.export.runtime import (
+    DEVICES,
+    HALTING_MODES,
+    PIPELINE_HINT,
+    SOURCE_SHA256_KEY,
+    ModelLoadError,
+    OnnxTRM,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,16 +45,36 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "data" / "06_models"
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 VARIANTS = ("att", "mlp")
+# File name of each precision in a model folder; both are written by the export nodes.
+MODEL_FILES = {"float32": "model.onnx", "int8": "model_int8.onnx"}
 EXAMPLE = "..3.2.6..9..3.5..1..18.64....81.29..7.......8..67.82....26.95..8..2.3..9..5.1.3.."
 
 
 # finding and loading models
 
 
-def find_exports(models_dir: Path) -> list[Path]:
-    """Every ``<models_dir>/*/model.onnx``, newest first."""
-    files = Path(models_dir).glob("*/model.onnx")
+def find_exports(models_dir: Path, precision: str = "float32") -> list[Path]:
+    """Every ``<models_dir>/*/model.onnx`` (``model_int8.onnx`` for int8), newest first."""
+    files = Path(models_dir).glob(f"*/{MODEL_FILES[precision]}")
     return sorted(files, key=lambda path: path.stat().st_mtime, reverse=True)
+
+
+def stale_int8_message(model: OnnxTRM, path: Path) -> str | None:
+    """Say why an int8 copy does not belong to the ``model.onnx`` beside it, if it does not.
+
+    The int8 copy stores the sha256 of the float32 file it was made from; a later export
+    that failed before writing a new copy leaves an old one behind.
+    """
+    source = model.info.metadata.get(SOURCE_SHA256_KEY)
+    float32_path = path.with_name(MODEL_FILES["float32"])
+    if source is None or not float32_path.is_file():
+        return None
+    if hashlib.sha256(float32_path.read_bytes()).hexdigest() == source:
+        return None
+    return (
+        f"{path} was made from another {float32_path.name} than the one beside it; export "
+        f"again with `{PIPELINE_HINT}`, or serve the float32 model (without --precision int8)."
+    )
 
 
 def load_models(
@@ -73,8 +102,13 @@ def load_models(
         name = model.info.variant
         if name in seen or (variant is not None and name != variant):
             continue
+        stale = stale_int8_message(model, path)
+        if stale is not None:
+            errors.append(stale)
+            continue
         seen.add(name)
-        label = f"TRM-{name} ({path.parent.name})"
+        int8 = " int8" if model.info.is_int8 else ""
+        label = f"TRM-{name} ({path.parent.name}{int8})"
         models[label] = model
         logger.info("Loaded %s from %s on %s", label, path, model.providers[0])
     return models, errors
@@ -206,7 +240,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Serve the TRM Sudoku solver page (exported ONNX models, onnxruntime)."
     )
-    parser.add_argument("--model", type=Path, help="an exported model.onnx to serve")
+    parser.add_argument(
+        "--model", type=Path, help="an exported model.onnx (or model_int8.onnx) to serve"
+    )
     parser.add_argument(
         "--variant", choices=VARIANTS, help="serve only the newest export of this variant"
     )
@@ -215,6 +251,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=Path,
         default=DEFAULT_MODELS_DIR,
         help="folder searched for */model.onnx (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=list(MODEL_FILES),
+        default="float32",
+        help="serve model.onnx (float32, default) or model_int8.onnx (int8 weights, about "
+        "1.8x faster on a CPU at the paper size, accuracy checked at export)",
     )
     parser.add_argument(
         "--data-dir",
@@ -238,14 +281,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
-    paths = [args.model] if args.model is not None else find_exports(args.models_dir)
+    if args.model is not None:
+        paths = [args.model]
+    else:
+        paths = find_exports(args.models_dir, args.precision)
     models, errors = load_models(paths, args.device, args.variant)
     if args.model is not None and not models:
         # An explicit --model that cannot be served is a usage error, not an empty page.
         reason = errors[0] if errors else f"{args.model} is not a TRM-{args.variant} model."
         raise SystemExit(f"error: --model {args.model}: {reason}")
     if not models and not errors:
-        where = args.model or f"{args.models_dir}/*/model.onnx"
+        where = args.model or f"{args.models_dir}/*/{MODEL_FILES[args.precision]}"
         kind = f"{args.variant} " if args.variant else ""
         errors.append(handlers.no_model_message(f"No {kind}model at {where}."))
     for error in errors:

@@ -1,21 +1,27 @@
-"""Benchmark inference: the exported ONNX model on onnxruntime against PyTorch eager, on the CPU.
+"""Benchmark inference: the exported model on onnxruntime (float32 and int8) against PyTorch.
 
     python benchmarks/bench_inference.py [--batch 16] [--repeats 1] [--no-write]
-        [--config NAME:hidden=512,heads=8,T=3,n=6,nsup=16,prefix=16 ...]
+        [--config NAME:variant=mlp,hidden=512,heads=8,T=3,n=6,nsup=16,prefix=16 ...]
+        [--trained CHECKPOINT]
 
-Builds a random-weight TRM per config (attention variant), exports one supervision step with
-the project's exporter (cached under the temp folder, keyed by the sizes, since the export of
-the paper config takes minutes), then measures
+Builds a random-weight TRM per config, exports one supervision step with the project's
+exporter and makes its int8 copy (both cached under the temp folder, keyed by the sizes, since
+the export of the paper config takes minutes), then measures on the CPU
 
-- per-puzzle latency: one puzzle solved end to end (``OnnxTRM.run``, the solver page's path,
-  and ``run_to_halt`` in PyTorch) with ``learned`` and ``fixed`` halting;
+- per-puzzle latency: the best step time of one puzzle times N_sup, and the solver page's
+  path (``OnnxTRM.run`` end to end) with ``learned`` and ``fixed`` halting;
 - batch throughput: one supervision step of ``--batch`` puzzles after a warm-up step, scaled
   to N_sup steps (every step of a batch costs the same).
+
+Random weights never halt early (the halt logit stays at its initial bias), so ``--trained``
+(default: the test suite's trained quick MLP checkpoint) adds a trained model, whose learned
+halting shows what halting saves; its page-path rows average the puzzles of one batch solved
+one at a time.
 
 PyTorch runs in float32 like the export: on CPUs without native bfloat16 (AVX2 only)
 bfloat16 matrix products are many times slower. The figures are printed and written into
 docs/benchmarks.md between ``<!-- bench_inference:start -->`` and ``<!-- bench_inference:end -->``.
-Without ``--config`` it runs the paper config (conf/base) and the quick config (conf/quick).
+Without ``--config`` it runs the paper's two variants (conf/base) and conf/quick's model.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import os
 import platform
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,19 +43,22 @@ from bench_data import cpu_model, timed  # the script's folder is on sys.path
 from docs_section import write_section
 
 from trm_pipeline.export.dataset import OnnxModelDataset
-from trm_pipeline.export.onnx_export import export_checkpoint
+from trm_pipeline.export.onnx_export import export_checkpoint, float32_model_from_checkpoint
+from trm_pipeline.export.quantization import quantize_int8
 from trm_pipeline.export.runtime import HALTING_MODES, OnnxTRM, create_session
 from trm_pipeline.model.config import TRMConfig
 from trm_pipeline.model.network import TinyRecursiveModel
-from trm_pipeline.sudoku import TOKEN_MAP, generate_puzzles
-from trm_pipeline.training.checkpoints import model_checkpoint
+from trm_pipeline.sudoku import TOKEN_MAP, generate_puzzles, grids_to_tokens
+from trm_pipeline.training.checkpoints import load_checkpoint, model_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 
 DEFAULT_DOC = REPO / "docs/benchmarks.md"
+DEFAULT_TRAINED = REPO / "tests/fixtures/quick_mlp_best_model.pt"
 PRESETS = {
-    "paper": "hidden=512,heads=8,T=3,n=6,nsup=16,prefix=16",
-    "quick": "hidden=64,heads=2,T=2,n=2,nsup=4,prefix=2",
+    "paper-mlp": "variant=mlp,hidden=512,heads=8,T=3,n=6,nsup=16,prefix=16",
+    "paper-att": "variant=att,hidden=512,heads=8,T=3,n=6,nsup=16,prefix=16",
+    "quick-mlp": "variant=mlp,hidden=64,heads=2,T=2,n=2,nsup=4,prefix=2",
 }
 KEYS = {
     "hidden": "hidden_size",
@@ -60,9 +69,26 @@ KEYS = {
     "prefix": "puzzle_emb_len",
     "layers": "num_layers",
 }
+ENGINES = ("float32", "int8", "eager")
+ENGINE_TITLES = {
+    "float32": "onnxruntime float32",
+    "int8": "onnxruntime int8",
+    "eager": "PyTorch eager",
+}
 APP_TARGET_SECONDS = 2.0
 # Step times are the best of at least this many runs.
 STEP_REPEATS = 5
+
+
+@dataclass
+class Case:
+    """One model measured on the three engines."""
+
+    name: str
+    model: TinyRecursiveModel
+    paths: dict[str, Path]  # "float32" and "int8" files
+    puzzles: np.ndarray  # [B, 81] values 0..9
+    note: str = ""
 
 
 @dataclass
@@ -70,53 +96,88 @@ class Row:
     config: str
     measure: str
     halting: str
-    onnx_s: float
-    torch_s: float | None  # None: not measured
-    steps: int
+    steps: str
     unit: str
+    values: dict[str, float] = field(default_factory=dict)  # engine -> seconds or puzzles/s
 
-    def figures(self) -> tuple[str, str, str]:
-        """onnxruntime, PyTorch and the speed-up of onnxruntime, as text."""
-        if self.torch_s is None:
-            return f"{self.onnx_s:.3g} {self.unit}", "-", "-"
-        ratio = self.torch_s / self.onnx_s if self.unit == "s" else self.onnx_s / self.torch_s
-        return f"{self.onnx_s:.3g} {self.unit}", f"{self.torch_s:.3g} {self.unit}", f"{ratio:.2f}x"
+    def cell(self, engine: str) -> str:
+        value = self.values.get(engine)
+        return "-" if value is None else f"{value:.3g} {self.unit}"
+
+    def speedup(self, faster: str, slower: str) -> str:
+        """How many times ``faster`` outpaces ``slower``, as text."""
+        a, b = self.values.get(faster), self.values.get(slower)
+        if a is None or b is None:
+            return "-"
+        return f"{b / a if self.unit == 's' else a / b:.2f}x"
 
 
 def parse_config(spec: str) -> tuple[str, TRMConfig]:
-    """``NAME:key=value,...`` (or a preset name) to a float32 attention TRMConfig."""
+    """``NAME:key=value,...`` (or a preset name) to a float32 TRMConfig."""
     name, _, sizes = spec.partition(":")
     sizes = sizes or PRESETS.get(name, "")
     if not sizes:
-        raise SystemExit(f"--config {spec!r}: give sizes, e.g. {name}:{PRESETS['quick']}")
+        raise SystemExit(f"--config {spec!r}: give sizes, e.g. {name}:{PRESETS['quick-mlp']}")
     fields = {}
     for item in sizes.split(","):
         key, _, value = item.partition("=")
-        if key not in KEYS:
-            raise SystemExit(f"--config {spec!r}: unknown size {key!r}; use {sorted(KEYS)}")
-        fields[KEYS[key]] = int(value)
+        if key == "variant" and value in ("att", "mlp"):
+            fields["mlp_t"] = value == "mlp"
+            fields["pos_encodings"] = "none" if value == "mlp" else "rope"
+        elif key in KEYS:
+            fields[KEYS[key]] = int(value)
+        else:
+            raise SystemExit(
+                f"--config {spec!r}: unknown size {item!r}; use variant=att|mlp or {sorted(KEYS)}"
+            )
     return name, TRMConfig(**fields, forward_dtype="float32")
 
 
-def exported_model(
-    config: TRMConfig, cache_dir: Path
-) -> tuple[TinyRecursiveModel, Path, float, bool]:
-    """A seeded random model, its export and the export's seconds; the export is reused from
-    the cache when the sizes match (the last flag says so)."""
+def cached_exports(
+    checkpoint: dict, variant: str, key: str, cache_dir: Path
+) -> tuple[dict[str, Path], float, bool]:
+    """Export ``checkpoint`` and make its int8 copy, or reuse both from the cache.
+
+    Returns the two paths, the export's seconds and whether they came from the cache.
+    """
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"float32": cache_dir / f"trm_{key}.onnx", "int8": cache_dir / f"trm_{key}_int8.onnx"}
+    timing = cache_dir / f"trm_{key}.json"  # the export time of the cached file
+    if all(path.is_file() for path in paths.values()) and timing.is_file():
+        return paths, json.loads(timing.read_text())["export_seconds"], True
+    started = time.perf_counter()
+    proto = export_checkpoint(checkpoint, variant)
+    export_seconds = time.perf_counter() - started
+    OnnxModelDataset(filepath=str(paths["float32"])).save(proto)  # atomic writes
+    OnnxModelDataset(filepath=str(paths["int8"])).save(quantize_int8(proto))
+    timing.write_text(json.dumps({"export_seconds": export_seconds}))
+    return paths, export_seconds, False
+
+
+def random_case(spec: str, cache_dir: Path, puzzles: np.ndarray) -> tuple[Case, float, bool]:
+    """A seeded random-weight model of a config and its exports."""
+    name, config = parse_config(spec)
     torch.manual_seed(0)
     model = TinyRecursiveModel(config).eval()
     key = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
-    path = cache_dir / f"trm_{key}.onnx"
-    timing = path.with_suffix(".json")  # the export time of the cached file
-    if path.is_file() and timing.is_file():
-        return model, path, json.loads(timing.read_text())["export_seconds"], True
     checkpoint = model_checkpoint(model.state_dict(), config, {"token_map": TOKEN_MAP})
-    started = time.perf_counter()
-    proto = export_checkpoint(checkpoint, "att")
-    export_seconds = time.perf_counter() - started
-    OnnxModelDataset(filepath=str(path)).save(proto)  # atomic: no half-written cache
-    timing.write_text(json.dumps({"export_seconds": export_seconds}))
-    return model, path, export_seconds, False
+    variant = "mlp" if config.mlp_t else "att"
+    paths, export_s, cached = cached_exports(checkpoint, variant, key, cache_dir)
+    return Case(name, model, paths, puzzles), export_s, cached
+
+
+def trained_case(path: Path, cache_dir: Path, batch: int) -> tuple[Case, float, bool]:
+    """The trained checkpoint at ``path``, on puzzles drawn like its training data."""
+    checkpoint = load_checkpoint(path)
+    model = float32_model_from_checkpoint(checkpoint)
+    key = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    variant = "mlp" if model.config.mlp_t else "att"
+    paths, export_s, cached = cached_exports(checkpoint, variant, key, cache_dir)
+    settings = checkpoint["dataset_metadata"].get("source_settings", {})
+    givens = settings.get("min_givens", 41), settings.get("max_givens", 51)
+    puzzles = generate_puzzles(batch, *givens, seed=1)[0]
+    note = f"{givens[0]}-{givens[1]} givens"
+    return Case(f"trained {variant} ({path.stem})", model, paths, puzzles, note), export_s, cached
 
 
 def step_seconds(step, repeats: int) -> float:
@@ -125,20 +186,27 @@ def step_seconds(step, repeats: int) -> float:
     return timed(step, max(repeats, STEP_REPEATS))[0]
 
 
-def measure_onnx(onnx_model: OnnxTRM, puzzles: np.ndarray, repeats: int) -> dict:
-    """Step times at batch 1 and at the full batch, and the page's end-to-end solve."""
+def measure_onnx(onnx_model: OnnxTRM, puzzles: np.ndarray, repeats: int, solves: int) -> dict:
+    """Step times at batch 1 and at the full batch, and the page's end-to-end solves.
+
+    For each halting mode the first ``solves`` puzzles are solved one at a time on the page's
+    path; the mean seconds and mean steps are kept.
+    """
     tokens = onnx_model.tokens_from_grids(puzzles)
-    one, batch = (
-        (tokens[:1], *onnx_model.initial_state(1)),
-        (tokens, *onnx_model.initial_state(len(tokens))),
-    )
+    one = (tokens[:1], *onnx_model.initial_state(1))
+    batch = (tokens, *onnx_model.initial_state(len(tokens)))
     figures = {
         "step": step_seconds(lambda: onnx_model.step(*one), repeats),
         "batch_step": step_seconds(lambda: onnx_model.step(*batch), repeats),
     }
     for halting in HALTING_MODES:
-        seconds, recursion = timed(lambda h=halting: onnx_model.run(puzzles[:1], h), repeats)
-        figures[halting] = (seconds, int(recursion.steps[0]))
+        runs = [
+            timed(lambda h=halting, i=index: onnx_model.run(puzzles[i : i + 1], h), repeats)
+            for index in range(solves)
+        ]
+        seconds = float(np.mean([run[0] for run in runs]))
+        steps = float(np.mean([run[1].steps[0] for run in runs]))
+        figures[halting] = (seconds, steps)
     return figures
 
 
@@ -154,91 +222,107 @@ def measure_torch(model: TinyRecursiveModel, tokens: np.ndarray, repeats: int) -
     }
 
 
-def measure(name: str, model, onnx_model, puzzles: np.ndarray, repeats: int) -> list[Row]:
-    """Latency per halting mode and batch throughput of both engines.
+def measure(case: Case, threads: int | None, repeats: int, solves: int) -> tuple[list[Row], dict]:
+    """Latency, the page's solves and batch throughput of the three engines.
 
-    Latency is the best step time at batch 1 times the steps the puzzle used, plus, for
-    onnxruntime, one timed end-to-end solve on the solver page's path (``OnnxTRM.run``).
-    onnxruntime's worker threads spin for a while after each run and would slow PyTorch on a
-    small CPU, so each engine runs in its own phase with a pause between.
+    onnxruntime's worker threads spin for a while after each run and would slow the next
+    engine on a small CPU, so each engine runs in its own phase with a pause between.
+
+    Returns the rows and, per onnxruntime engine, its session start seconds and file MB.
     """
-    onnx = measure_onnx(onnx_model, puzzles, repeats)
-    time.sleep(2.0)
-    eager = measure_torch(model, onnx_model.tokens_from_grids(puzzles), repeats)
-    rows = []
+    figures, files = {}, {}
+    for engine in ("float32", "int8"):
+        path = case.paths[engine]
+        session_s, session = timed(lambda p=path: create_session(p, "cpu", threads), 1)
+        files[engine] = (session_s, path.stat().st_size / 1e6)
+        figures[engine] = measure_onnx(OnnxTRM(session, path), case.puzzles, repeats, solves)
+        del session
+        time.sleep(2.0)
+    tokens = grids_to_tokens(case.puzzles).astype(np.int64)
+    figures["eager"] = measure_torch(case.model, tokens, repeats)
+    num_steps = case.model.config.num_supervision_steps
+    batch = len(case.puzzles)
+    latency = Row(case.name, "latency, 1 puzzle", "fixed", str(num_steps), "s")
+    throughput = Row(case.name, f"throughput, batch {batch}", "fixed", str(num_steps), "puzzles/s")
+    for engine in ENGINES:
+        latency.values[engine] = figures[engine]["step"] * num_steps
+        throughput.values[engine] = batch / (figures[engine]["batch_step"] * num_steps)
+    rows = [latency]
     for halting in HALTING_MODES:
-        seconds, steps = onnx[halting]
-        latency = ("latency, 1 puzzle", halting, onnx["step"] * steps, eager["step"] * steps)
-        rows.append(Row(name, *latency, steps, "s"))
-        rows.append(Row(name, "solve on the page path", halting, seconds, None, steps, "s"))
-    num_steps = model.config.num_supervision_steps
-    batch = len(puzzles)
-    rows.append(
-        Row(
-            name,
-            f"throughput, batch {batch}",
-            "fixed (= learned here)",
-            batch / (onnx["batch_step"] * num_steps),
-            batch / (eager["batch_step"] * num_steps),
-            num_steps,
-            "puzzles/s",
-        )
-    )
-    return rows
+        steps = {engine: figures[engine][halting][1] for engine in ("float32", "int8")}
+        measure_name = "solve on the page path" + (f", mean of {solves}" if solves > 1 else "")
+        steps_text = " / ".join(f"{value:.3g}" for value in steps.values())
+        if len(set(steps.values())) == 1:
+            steps_text = f"{steps['float32']:.3g}"
+        row = Row(case.name, measure_name, halting, steps_text, "s")
+        for engine in ("float32", "int8"):
+            row.values[engine] = figures[engine][halting][0]
+        rows.append(row)
+    rows.append(throughput)
+    return rows, files
 
 
 def target_lines(rows: list[Row]) -> list[str]:
     """Say whether the solver page's path answers one puzzle within the target."""
     lines = []
     for row in rows:
-        if row.measure == "solve on the page path" and row.halting == "fixed":
-            per_step = row.onnx_s / row.steps
-            verdict = "meets" if row.onnx_s <= APP_TARGET_SECONDS else "misses"
+        if not row.measure.startswith("solve on the page path") or row.halting != "fixed":
+            continue
+        for engine in ("float32", "int8"):
+            seconds = row.values[engine]
+            verdict = "meets" if seconds <= APP_TARGET_SECONDS else "misses"
             lines.append(
-                f"Solver page target, one puzzle in under {APP_TARGET_SECONDS:.0f} s: the "
-                f"{row.config} config {verdict} it with {row.onnx_s:.2f} s for {row.steps} "
-                f"steps ({per_step:.3f} s per step, so {int(APP_TARGET_SECONDS // per_step)} "
-                "steps fit in the target)."
+                f"- {row.config}, onnxruntime {engine}: {verdict} it with {seconds:.2f} s for "
+                f"{row.steps} fixed steps."
             )
     return lines
 
 
-def markdown(rows, exports, facts, batch) -> str:
+def markdown(rows: list[Row], exports: list[tuple], facts: str, batch: int) -> str:
+    titles = " | ".join(ENGINE_TITLES[engine] for engine in ENGINES)
     lines = [
-        "## Inference: onnxruntime vs PyTorch eager (`benchmarks/bench_inference.py`)",
+        "## Inference: onnxruntime float32 and int8 vs PyTorch eager "
+        "(`benchmarks/bench_inference.py`)",
         "",
-        f"Measured {time.strftime('%Y-%m-%d')} on {facts}. Random-weight attention models, "
-        "float32 on both engines (bfloat16 matrix products are far slower on this AVX2-only "
-        "CPU). PyTorch runs the model's forward (one supervision step, eager, inference "
-        "mode), onnxruntime the exported step.",
+        f"Measured {time.strftime('%Y-%m-%d')} on {facts}. PyTorch runs the model's forward "
+        "(one supervision step, eager, inference mode, float32: bfloat16 matrix products are "
+        "far slower on this AVX2-only CPU), onnxruntime the exported step (`model.onnx`) and "
+        "its int8 copy (`model_int8.onnx`). `paper-*` and `quick-mlp` have random weights; "
+        "the trained model is the test suite's quick MLP checkpoint.",
         "",
-        "| config | measure | halting | steps | onnxruntime | PyTorch eager | speed-up |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        f"| config | measure | halting | steps | {titles} | float32 vs eager | int8 vs float32 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
-        onnx_text, torch_text, ratio = row.figures()
+        cells = " | ".join(row.cell(engine) for engine in ENGINES)
         lines.append(
-            f"| {row.config} | {row.measure} | {row.halting} | {row.steps} | {onnx_text} | "
-            f"{torch_text} | {ratio} |"
+            f"| {row.config} | {row.measure} | {row.halting} | {row.steps} | {cells} | "
+            f"{row.speedup('float32', 'eager')} | {row.speedup('int8', 'float32')} |"
         )
     lines += [
         "",
-        "| config | sizes | export | session start | model.onnx |",
-        "| --- | --- | --- | --- | --- |",
+        "| config | sizes | export | session start float32 / int8 | model.onnx | model_int8.onnx |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
-    for name, sizes, export, session_s, size_mb in exports:
-        lines.append(f"| {name} | {sizes} | {export} | {session_s:.2f} s | {size_mb:.1f} MB |")
+    for name, sizes, export, files in exports:
+        (start32, mb32), (start8, mb8) = files["float32"], files["int8"]
+        lines.append(
+            f"| {name} | {sizes} | {export} | {start32:.2f} s / {start8:.2f} s | "
+            f"{mb32:.1f} MB | {mb8:.1f} MB |"
+        )
     lines += [
         "",
-        "With random weights the halt logit stays at its initial bias (-5), so `learned` "
-        "halting runs all N_sup steps like `fixed`; a trained model that halts after k steps "
-        "answers in about k/N_sup of the `fixed` latency. Latency is the best of "
-        f"{STEP_REPEATS} timed steps of one puzzle times the steps it used; throughput the "
-        f"best of {STEP_REPEATS} timed steps of a batch of {batch}, scaled to N_sup steps. "
-        "`solve on the page path` is one timed end-to-end `OnnxTRM.run` (what the solver "
-        "page calls).",
-        "The load average shows other work on the machine: on two shared cores repeated runs "
-        "differ by up to 4x, PyTorch (whose threads wait on each other) more than onnxruntime.",
+        "Latency is the best of "
+        f"{STEP_REPEATS} timed steps of one puzzle times N_sup; throughput the best of "
+        f"{STEP_REPEATS} timed steps of a batch of {batch}, scaled to N_sup steps. `solve on "
+        "the page path` times `OnnxTRM.run` end to end (what the solver page calls); its steps "
+        "column gives the steps used (float32 / int8 where they differ). With random weights "
+        "the halt logit stays at its initial bias, so `learned` runs all N_sup steps like "
+        "`fixed`; the trained model shows learned halting. On two cores other work changes "
+        "the figures by up to 4x between runs; the ratios come from one run.",
+        "",
+        f"Solver page target, one puzzle in under {APP_TARGET_SECONDS:.0f} s with fixed "
+        "halting (the slowest case):",
         *target_lines(rows),
         "",
         "Rerun: `python benchmarks/bench_inference.py`.",
@@ -249,7 +333,14 @@ def markdown(rows, exports, facts, batch) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", action="append", help="NAME[:key=value,...]; repeatable")
+    parser.add_argument(
+        "--trained",
+        type=Path,
+        default=DEFAULT_TRAINED,
+        help="a trained best_model checkpoint to add (default: %(default)s); 'none' skips it",
+    )
     parser.add_argument("--batch", type=int, default=16, help="batch of the throughput run")
+    parser.add_argument("--solves", type=int, default=8, help="page solves of the trained model")
     parser.add_argument("--repeats", type=int, default=1, help="best of N timings")
     parser.add_argument(
         "--threads", type=int, help="threads of both engines (default: each engine's own)"
@@ -272,26 +363,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("machine:", facts)
     puzzles = generate_puzzles(args.batch, 22, 30, seed=0)[0]
+    cases = [random_case(spec, args.cache_dir, puzzles) for spec in args.config or PRESETS]
+    if str(args.trained) != "none":
+        cases.append(trained_case(args.trained, args.cache_dir, args.batch))
     rows, exports = [], []
-    for spec in args.config or list(PRESETS):
-        name, config = parse_config(spec)
-        model, path, export_s, cached = exported_model(config, args.cache_dir)
-        session_s, session = timed(lambda p=path: create_session(p, "cpu", args.threads), 1)
-        onnx_model = OnnxTRM(session, path)
+    for case, export_s, cached in cases:
+        config = case.model.config
         sizes = (
-            f"hidden {config.hidden_size}, T={config.num_deep_recursions}, "
-            f"n={config.num_latent_steps}, N_sup={config.num_supervision_steps}"
-        )
+            f"{'mlp' if config.mlp_t else 'att'}, hidden {config.hidden_size}, "
+            f"T={config.num_deep_recursions}, n={config.num_latent_steps}, "
+            f"N_sup={config.num_supervision_steps}"
+        ) + (f", {case.note}" if case.note else "")
         export = f"{export_s:.0f} s" + (" (cached)" if cached else "")
-        exports.append((name, sizes, export, session_s, path.stat().st_size / 1e6))
-        print(f"{name}: {sizes}; export {export}, session start {session_s:.2f} s")
-        new_rows = measure(name, model, onnx_model, puzzles, args.repeats)
+        solves = args.solves if case.note else 1
+        new_rows, files = measure(case, args.threads, args.repeats, solves)
+        exports.append((case.name, sizes, export, files))
+        print(f"{case.name}: {sizes}; export {export}")
         for row in new_rows:
-            onnx_text, torch_text, ratio = row.figures()
-            print(
-                f"  {row.measure:24s} {row.halting:22s} steps {row.steps:2d}: onnxruntime "
-                f"{onnx_text}, PyTorch {torch_text}, speed-up {ratio}"
-            )
+            cells = ", ".join(f"{engine} {row.cell(engine)}" for engine in ENGINES)
+            print(f"  {row.measure:34s} {row.halting:7s} steps {row.steps:>9s}: {cells}")
         rows += new_rows
     body = markdown(rows, exports, facts, args.batch)
     if not args.no_write:

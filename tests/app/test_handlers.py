@@ -9,12 +9,14 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
+import onnx
 import pandas as pd
 import pytest
 
 from app import app as solver_app
 from app import handlers
 from tests.export.tiny import NUM_SUPERVISION_STEPS, write_tiny_export
+from trm_pipeline.export.quantization import quantize_int8
 from trm_pipeline.export.runtime import PIPELINE_HINT, OnnxTRM
 from trm_pipeline.sudoku import generate_puzzles, grids_to_tokens
 
@@ -219,6 +221,42 @@ def test_the_newest_model_of_each_variant_is_loaded(tmp_path):
     assert solver_app.find_exports(tmp_path / "none") == []
 
 
+def write_int8_copy(folder: Path) -> Path:
+    """Write the int8 copy of ``folder/model.onnx`` beside it, as the export nodes do."""
+    float32 = onnx.load(folder / "model.onnx")
+    path = folder / "model_int8.onnx"
+    onnx.save_model(quantize_int8(float32), path)
+    return path
+
+
+def test_int8_copies_are_found_and_labelled(tmp_path):
+    write_tiny_export(tmp_path / "train_att" / "model.onnx", "att")
+    write_tiny_export(tmp_path / "train_mlp" / "model.onnx", "mlp")
+    int8_paths = {write_int8_copy(tmp_path / name) for name in ("train_att", "train_mlp")}
+    assert set(solver_app.find_exports(tmp_path, "int8")) == int8_paths
+    assert len(solver_app.find_exports(tmp_path)) == 2  # the float32 files
+    models, errors = solver_app.load_models(solver_app.find_exports(tmp_path, "int8"), "cpu")
+    assert errors == []
+    assert sorted(models) == ["TRM-att (train_att int8)", "TRM-mlp (train_mlp int8)"]
+    for model in models.values():
+        assert model.info.is_int8
+        assert "int8 weights" in model.info.describe()
+    view = solve(models, PUZZLE_TEXT)
+    assert sorted(answer.label for answer in view.answers) == sorted(models)
+
+
+def test_int8_copy_of_another_export_is_refused(tmp_path):
+    folder = tmp_path / "train_att"
+    write_tiny_export(folder / "model.onnx", "att")
+    int8 = write_int8_copy(folder)
+    write_tiny_export(folder / "model.onnx", "mlp")  # a newer export whose int8 step failed
+    models, errors = solver_app.load_models([int8], device="cpu")
+    assert models == {}
+    assert len(errors) == 1
+    assert "made from another model.onnx" in errors[0]
+    assert PIPELINE_HINT in errors[0]
+
+
 def test_unreadable_model_gives_a_message(tmp_path):
     broken = tmp_path / "train_att" / "model.onnx"
     broken.parent.mkdir()
@@ -243,7 +281,7 @@ def test_command_line_help():
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    for option in ("--model", "--variant", "--host", "--port"):
+    for option in ("--model", "--variant", "--precision", "--host", "--port"):
         assert option in result.stdout
 
 

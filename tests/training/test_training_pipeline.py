@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 
@@ -73,6 +74,23 @@ def test_training_pipeline_logs_to_mlflow(run_pipeline, kedro_project, pipeline,
     props = {prop.key: prop.value for prop in exported.metadata_props}
     assert float(props["test_exact_accuracy"]) == report["overall"]["exact_accuracy"]
     assert props["test_eval_count"] == str(report["overall"]["count"])
+
+    # The int8 copy sits beside model.onnx, made from that very file, and is checked.
+    model_dir = kedro_project / "data/06_models" / pipeline
+    int8 = onnx.load(model_dir / "model_int8.onnx")
+    int8_props = {prop.key: prop.value for prop in int8.metadata_props}
+    assert int8_props["export_dtype"] == "int8-dynamic"
+    source_sha256 = hashlib.sha256((model_dir / "model.onnx").read_bytes()).hexdigest()
+    assert int8_props["float32_sha256"] == source_sha256
+    verification_path = kedro_project / "data/08_reporting" / pipeline / "onnx_verification.json"
+    verification = json.loads(verification_path.read_text())
+    assert verification["passed"] is True
+    assert 0.0 <= verification["int8"]["blank_accuracy"] <= 1.0
+    assert f"{variant}/onnx_int8_blank_accuracy" in run.data.metrics
+    logged = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id], output_format="list"
+    )
+    assert sorted(model.name for model in logged) == [f"trm_{variant}", f"trm_{variant}_int8"]
 
 
 def test_non_finite_loss_stops_and_keeps_checkpoint(tmp_path):

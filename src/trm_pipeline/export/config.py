@@ -23,6 +23,8 @@ class ExportConfig:
             measured with both engines running each step from the same y and z.
         min_identical_digits: The run fails below this share of identical predicted digits,
             measured with each engine carrying its own y and z.
+        int8_max_blank_accuracy_drop: The run fails when the int8 copy's blank-cell accuracy
+            on those puzzles is more than this fraction below PyTorch's (float32).
         log_model: Log the ONNX model to the active MLflow run (mlflow.onnx.log_model).
     """
 
@@ -31,6 +33,7 @@ class ExportConfig:
     verify_seed: int = 0
     max_abs_logit_diff: float = 1e-3
     min_identical_digits: float = 0.999
+    int8_max_blank_accuracy_drop: float = 0.01
     log_model: bool = True
 
     def __post_init__(self) -> None:
@@ -43,10 +46,17 @@ class ExportConfig:
                 "export.max_abs_logit_diff must be > 0 and export.min_identical_digits in "
                 f"[0, 1], got {self.max_abs_logit_diff!r} and {self.min_identical_digits!r}."
             )
+        if not 0 <= self.int8_max_blank_accuracy_drop <= 1:
+            raise ValueError(
+                "export.int8_max_blank_accuracy_drop is "
+                f"{self.int8_max_blank_accuracy_drop!r}; give a fraction in [0, 1], e.g. 0.01."
+            )
 
     @property
     def tolerance(self) -> Tolerance:
-        return Tolerance(self.max_abs_logit_diff, self.min_identical_digits)
+        return Tolerance(
+            self.max_abs_logit_diff, self.min_identical_digits, self.int8_max_blank_accuracy_drop
+        )
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> ExportConfig:

@@ -46,6 +46,10 @@ FORMAT = "trm_pipeline.onnx/1"
 INPUT_NAMES = ("tokens", "answer", "latent")
 OUTPUT_NAMES = ("logits", "digits", "halt_logit", "new_answer", "new_latent")
 INITIAL_STATE_KEY = "initial_state"
+# Metadata of the int8 copy (see .quantization): its export_dtype, and the sha256 of the
+# float32 file it was made from.
+INT8_EXPORT_DTYPE = "int8-dynamic"
+SOURCE_SHA256_KEY = "float32_sha256"
 HALTING_MODES = ("learned", "fixed")
 DEVICES = ("auto", "cpu", "cuda")
 PIPELINE_HINT = "kedro run --pipelines=train_mlp --env quick"
@@ -173,6 +177,7 @@ class ModelInfo:
         model_config: The TRMConfig the model was trained with (its forward dtype included).
         mlflow_run_id: The MLflow run that exported it, or "".
         test_exact_accuracy: Exact accuracy of the checkpoint's last evaluation, or None.
+        export_dtype: "float32", or "int8-dynamic" for the int8 copy.
         metadata: Every metadata entry as stored.
     """
 
@@ -187,7 +192,12 @@ class ModelInfo:
     model_config: dict[str, Any]
     mlflow_run_id: str
     test_exact_accuracy: float | None
+    export_dtype: str
     metadata: dict[str, str]
+
+    @property
+    def is_int8(self) -> bool:
+        return self.export_dtype == INT8_EXPORT_DTYPE
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, str]) -> ModelInfo:
@@ -219,6 +229,7 @@ class ModelInfo:
                 model_config=config,
                 mlflow_run_id=metadata.get("mlflow_run_id", ""),
                 test_exact_accuracy=float(accuracy) if accuracy else None,
+                export_dtype=metadata.get("export_dtype", "float32"),
                 metadata=dict(metadata),
             )
         except (KeyError, ValueError, TypeError) as error:
@@ -228,14 +239,21 @@ class ModelInfo:
             ) from error
 
     def describe(self) -> str:
-        """Return a one-line summary: variant, hidden size, T, n, N_sup and exact accuracy."""
+        """Return a one-line summary: variant, hidden size, T, n, N_sup and exact accuracy.
+
+        The accuracy is the float32 model's; an int8 copy says so and where its own is.
+        """
         accuracy = (
             f"{self.test_exact_accuracy:.1%}" if self.test_exact_accuracy is not None else "n/a"
         )
+        int8 = ""
+        if self.is_int8:
+            accuracy += " (float32)"
+            int8 = ", int8 weights (accuracy in onnx_verification.json)"
         return (
             f"TRM-{self.variant}: hidden {self.model_config.get('hidden_size')}, "
             f"T={self.num_deep_recursions}, n={self.num_latent_steps}, "
-            f"N_sup={self.num_supervision_steps}, test exact accuracy {accuracy}"
+            f"N_sup={self.num_supervision_steps}, test exact accuracy {accuracy}{int8}"
         )
 
 

@@ -17,13 +17,13 @@ def active_run_id() -> str:
     return run.info.run_id if run is not None else ""
 
 
-def log_onnx_model(proto: onnx.ModelProto, variant: str) -> None:
-    """Log the model to MLflow as ``trm_<variant>``, one file with no external data."""
+def log_onnx_model(proto: onnx.ModelProto, variant: str, suffix: str = "") -> None:
+    """Log the model to MLflow as ``trm_<variant><suffix>``, one file with no external data."""
     if mlflow.active_run() is None:
         return
     info = mlflow.onnx.log_model(
         onnx_model=proto,
-        name=f"trm_{variant}",
+        name=f"trm_{variant}{suffix}",
         save_as_external_data=False,
         onnx_execution_providers=["CPUExecutionProvider"],
         metadata={key: value for key, value in _props(proto).items() if key != "initial_state"},
@@ -47,5 +47,9 @@ def log_verification(report: dict[str, Any], variant: str) -> None:
         ],
         f"{variant}/onnx_identical_digits": report["identical_digits"],
     }
+    int8 = report.get("int8")
+    if int8 is not None:
+        for name in ("identical_digits", "exact_accuracy", "blank_accuracy", "blank_accuracy_drop"):
+            metrics[f"{variant}/onnx_int8_{name}"] = int8[name]
     mlflow.log_metrics(metrics)
     mlflow.log_dict(report, f"{variant}/onnx_verification.json")
