@@ -54,16 +54,16 @@ EXAMPLE = "..3.2.6..9..3.5..1..18.64....81.29..7.......8..67.82....26.95..8..2.3
 
 
 def find_exports(models_dir: Path, precision: str = "float32") -> list[Path]:
-    """Every ``<models_dir>/*/model.onnx`` (``model_int8.onnx`` for int8), newest first."""
+    """Return every ``<models_dir>/*/model.onnx`` (``model_int8.onnx`` for int8), newest first."""
     files = Path(models_dir).glob(f"*/{MODEL_FILES[precision]}")
     return sorted(files, key=lambda path: path.stat().st_mtime, reverse=True)
 
 
 def stale_int8_message(model: OnnxTRM, path: Path) -> str | None:
-    """Say why an int8 copy does not belong to the ``model.onnx`` beside it, if it does not.
+    """Return why an int8 copy does not match the ``model.onnx`` beside it, or None.
 
-    The int8 copy stores the sha256 of the float32 file it was made from; a later export
-    that failed before writing a new copy leaves an old one behind.
+    The int8 copy stores the sha256 of the float32 file it was made from. An export that
+    fails before writing a new copy leaves the old copy beside a new ``model.onnx``.
     """
     source = model.info.metadata.get(SOURCE_SHA256_KEY)
     float32_path = path.with_name(MODEL_FILES["float32"])
@@ -256,8 +256,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--precision",
         choices=list(MODEL_FILES),
         default="float32",
-        help="serve model.onnx (float32, default) or model_int8.onnx (int8 weights, about "
-        "1.8x faster on a CPU at the paper size, accuracy checked at export)",
+        help="serve model.onnx (float32, default) or model_int8.onnx (int8 weights, 1.5 to 2 "
+        "times faster on a CPU at the paper size, accuracy checked at export)",
     )
     parser.add_argument(
         "--data-dir",

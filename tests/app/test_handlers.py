@@ -229,7 +229,7 @@ def write_int8_copy(folder: Path) -> Path:
     return path
 
 
-def test_int8_copies_are_found_and_labelled(tmp_path):
+def test_int8_copies_found_and_labelled(tmp_path):
     write_tiny_export(tmp_path / "train_att" / "model.onnx", "att")
     write_tiny_export(tmp_path / "train_mlp" / "model.onnx", "mlp")
     int8_paths = {write_int8_copy(tmp_path / name) for name in ("train_att", "train_mlp")}
@@ -245,7 +245,7 @@ def test_int8_copies_are_found_and_labelled(tmp_path):
     assert sorted(answer.label for answer in view.answers) == sorted(models)
 
 
-def test_int8_copy_of_another_export_is_refused(tmp_path):
+def test_stale_int8_copy_is_rejected(tmp_path):
     folder = tmp_path / "train_att"
     write_tiny_export(folder / "model.onnx", "att")
     int8 = write_int8_copy(folder)

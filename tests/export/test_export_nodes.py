@@ -20,8 +20,8 @@ from trm_pipeline.export.verification import (
 from trm_pipeline.training_pipeline.export import export_onnx, verify_onnx
 
 TEST_METRICS = {"exact_accuracy": 0.25, "count": 8}
-# The random-weight tiny models guess digits from near ties, which int8 rounding flips, so
-# the int8 limit is open here; tests/export/test_quantization.py holds a trained model to it.
+# The random-weight tiny models pick digits from near ties, which int8 rounding flips, so
+# the int8 limit is open here. tests/export/test_quantization.py checks a trained model.
 PARAMS = {
     "verify_num_puzzles": 4,
     "max_abs_logit_diff": 1e-3,

@@ -75,7 +75,7 @@ def test_training_pipeline_logs_to_mlflow(run_pipeline, kedro_project, pipeline,
     assert float(props["test_exact_accuracy"]) == report["overall"]["exact_accuracy"]
     assert props["test_eval_count"] == str(report["overall"]["count"])
 
-    # The int8 copy sits beside model.onnx, made from that very file, and is checked.
+    # The int8 copy is written beside model.onnx, made from that file, and verified.
     model_dir = kedro_project / "data/06_models" / pipeline
     int8 = onnx.load(model_dir / "model_int8.onnx")
     int8_props = {prop.key: prop.value for prop in int8.metadata_props}

@@ -241,15 +241,16 @@ class ModelInfo:
     def describe(self) -> str:
         """Return a one-line summary: variant, hidden size, T, n, N_sup and exact accuracy.
 
-        The accuracy is the float32 model's; an int8 copy says so and where its own is.
+        The accuracy is that of the float32 model, also for an int8 copy, whose summary
+        marks it so.
         """
         accuracy = (
             f"{self.test_exact_accuracy:.1%}" if self.test_exact_accuracy is not None else "n/a"
         )
         int8 = ""
         if self.is_int8:
-            accuracy += " (float32)"
-            int8 = ", int8 weights (accuracy in onnx_verification.json)"
+            accuracy += " (of the float32 model)"
+            int8 = ", int8 weights"
         return (
             f"TRM-{self.variant}: hidden {self.model_config.get('hidden_size')}, "
             f"T={self.num_deep_recursions}, n={self.num_latent_steps}, "

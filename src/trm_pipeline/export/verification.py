@@ -117,7 +117,7 @@ def compare_int8_with_torch(
     tokens: np.ndarray,
     labels: np.ndarray,
 ) -> dict[str, Any]:
-    """Run the int8 copy freely over the steps PyTorch ran and compare its answers.
+    """Run the int8 copy freely over the steps PyTorch ran and compare its predictions.
 
     Returns:
         ``identical_digits`` (share of cells equal to PyTorch's digit, all steps), the
@@ -177,7 +177,7 @@ def compare_with_torch(
           engine carries its own y and z (overall and per step).
     """
     if int8_proto is not None and labels is None:
-        raise ValueError("Comparing the int8 copy needs the puzzles' labels.")
+        raise ValueError("int8_proto was given without labels; pass the puzzles' labels.")
     onnx.checker.check_model(proto, full_check=True)
     onnx_model = OnnxTRM(create_session(proto.SerializeToString(), device="cpu"))
     num_steps = num_steps or onnx_model.info.num_supervision_steps
