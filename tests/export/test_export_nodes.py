@@ -39,8 +39,7 @@ def perturbed(proto: onnx.ModelProto, name_part: str, delta: float) -> onnx.Mode
 
 
 def test_verification_passes_and_reports(exported, checkpoint, test_inputs, variant):
-    int8 = quantize_int8(exported)
-    report = verify_onnx(exported, int8, checkpoint, test_inputs, variant, PARAMS)
+    report, int8 = verify_onnx(exported, checkpoint, test_inputs, variant, PARAMS)
     assert report["passed"] is True
     assert report["variant"] == variant
     assert report["num_puzzles"] == 4
@@ -53,6 +52,7 @@ def test_verification_passes_and_reports(exported, checkpoint, test_inputs, vari
     assert report["file_size_bytes"] == exported.ByteSize()
     int8_report = report["int8"]
     assert int8_report["file_size_bytes"] == int8.ByteSize() < exported.ByteSize()
+    assert int8.SerializeToString() == quantize_int8(exported).SerializeToString()
     assert int8_report["blank_accuracy_drop"] == pytest.approx(
         int8_report["torch_blank_accuracy"] - int8_report["blank_accuracy"]
     )
@@ -61,11 +61,11 @@ def test_verification_passes_and_reports(exported, checkpoint, test_inputs, vari
 
 def test_verification_fails_above_tolerance(exported, checkpoint, test_inputs, variant):
     broken = perturbed(exported, "token_embedding", 0.05)
-    int8 = quantize_int8(exported)
     with pytest.raises(OnnxVerificationError, match=r"max \|logit difference\|") as failure:
-        verify_onnx(broken, int8, checkpoint, test_inputs, variant, PARAMS)
+        verify_onnx(broken, checkpoint, test_inputs, variant, PARAMS)
     assert "export.max_abs_logit_diff" in str(failure.value)
-    assert "do not serve the one that failed" in str(failure.value)
+    assert "do not serve it" in str(failure.value)
+    assert "model_int8.onnx was not written" in str(failure.value)
 
 
 def test_check_tolerance_names_both_limits():

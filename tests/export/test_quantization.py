@@ -130,16 +130,20 @@ def test_int8_keeps_the_trained_models_accuracy(trained, quick_test_inputs):
 
 def test_verification_passes_the_trained_int8_copy(trained, quick_test_inputs):
     checkpoint, float32, int8 = trained
-    report = verify_onnx(float32, int8, checkpoint, quick_test_inputs, "mlp", {})
+    report, written = verify_onnx(float32, checkpoint, quick_test_inputs, "mlp", {})
+    assert written.SerializeToString() == int8.SerializeToString()
     assert report["passed"] is True
     assert report["tolerance"]["int8_max_blank_accuracy_drop"] == 0.01
     assert report["int8"]["identical_digits"] >= 0.98
     assert report["int8"]["torch_exact_accuracy"] >= 0.8
 
 
-def test_verification_fails_an_int8_copy_that_lost_accuracy(trained, quick_test_inputs):
+def test_verification_rejects_inaccurate_int8_copy(trained, quick_test_inputs, monkeypatch):
     checkpoint, float32, _ = trained
     damaged = quantize_int8(perturbed(float32, "token_embedding", 0.5))
+    monkeypatch.setattr(
+        "trm_pipeline.training_pipeline.export.quantize_int8", lambda proto: damaged
+    )
     with pytest.raises(OnnxVerificationError, match="int8_max_blank_accuracy_drop") as failure:
-        verify_onnx(float32, damaged, checkpoint, quick_test_inputs, "mlp", {})
+        verify_onnx(float32, checkpoint, quick_test_inputs, "mlp", {})
     assert "logit difference" not in str(failure.value)

@@ -262,9 +262,10 @@ def check_tolerance(report: dict[str, Any], tolerance: Tolerance) -> dict[str, A
             "The ONNX export does not match PyTorch over "
             f"{report['num_puzzles']} puzzles x {report['num_steps']} steps: "
             + "; ".join(failures)
-            + ". The model.onnx and model_int8.onnx files on disk are this export: do not "
-            "serve the one that failed. Check the exporter and onnxruntime versions, or widen "
-            "the tolerance in conf/*/parameters_export.yml if the difference is understood."
+            + ". The model.onnx file on disk is this export, so do not serve it if its check "
+            "failed; model_int8.onnx was not written. Check the exporter and onnxruntime "
+            "versions, or widen the tolerance in conf/*/parameters_export.yml if the "
+            "difference is understood."
         )
     logger.info(
         "ONNX verified: max |logit diff| %.2e, identical digits %.4f over %d puzzles x %d steps",

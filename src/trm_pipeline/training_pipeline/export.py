@@ -55,36 +55,24 @@ def export_onnx(
     return proto
 
 
-def quantize_onnx(
-    onnx_model: onnx.ModelProto, variant: str, export_params: dict[str, Any]
-) -> onnx.ModelProto:
-    """Make the int8 copy of the export (int8 weights, activations quantized at run time).
-
-    Returns:
-        The int8 model, with the float32 model's metadata plus its sha256.
-    """
-    config = ExportConfig.from_dict(export_params)
-    proto = quantize_int8(onnx_model)
-    if config.log_model:
-        tracking.log_onnx_model(proto, variant, suffix="_int8")
-    return proto
-
-
 def verify_onnx(
     onnx_model: onnx.ModelProto,
-    onnx_model_int8: onnx.ModelProto,
     best_model: dict[str, Any],
     test_inputs: dict[str, Any],
     variant: str,
     export_params: dict[str, Any],
-) -> dict[str, Any]:
-    """Compare onnxruntime with PyTorch on seeded test puzzles over all supervision steps.
+) -> tuple[dict[str, Any], onnx.ModelProto]:
+    """Make the int8 copy, then compare both files with PyTorch on seeded test puzzles.
 
-    The float32 export is held to the logit and digit tolerances, the int8 copy to the
-    blank-cell accuracy it keeps.
+    Both run over all supervision steps. The float32 export is held to the logit and digit
+    tolerances, the int8 copy (int8 weights, activations quantized at run time) to the
+    blank-cell accuracy it keeps. The int8 copy is returned, and so saved, only when both
+    pass; a copy left from an earlier export no longer matches the new ``model.onnx``, which
+    the solver page checks.
 
     Returns:
-        The verification report (also logged to MLflow), with the int8 figures under "int8".
+        The verification report (also logged to MLflow, with the int8 figures under "int8")
+        and the int8 model, which has the float32 model's metadata plus its sha256.
 
     Raises:
         OnnxVerificationError: Above ``export.max_abs_logit_diff``, below
@@ -92,6 +80,7 @@ def verify_onnx(
             than ``export.int8_max_blank_accuracy_drop`` below PyTorch's.
     """
     config = ExportConfig.from_dict(export_params)
+    int8_model = quantize_int8(onnx_model)
     rows = select_rows(len(test_inputs["inputs"]), config.verify_num_puzzles, config.verify_seed)
     graph = SupervisionStepGraph(
         float32_model_from_checkpoint(best_model),
@@ -102,11 +91,14 @@ def verify_onnx(
         graph,
         test_inputs["inputs"][rows],
         test_inputs["labels"][rows],
-        int8_proto=onnx_model_int8,
+        int8_proto=int8_model,
     )
     report = {"variant": variant, "file_size_bytes": onnx_model.ByteSize(), **report}
     tracking.log_verification(report, variant)
-    return check_tolerance(report, config.tolerance)
+    report = check_tolerance(report, config.tolerance)
+    if config.log_model:
+        tracking.log_onnx_model(int8_model, variant, suffix="_int8")
+    return report, int8_model
 
 
 def export_nodes() -> list[Node]:
@@ -125,22 +117,9 @@ def export_nodes() -> list[Node]:
             name="export_onnx_node",
         ),
         Node(
-            quantize_onnx,
-            inputs=["onnx_model", "params:variant", "params:export"],
-            outputs="onnx_model_int8",
-            name="quantize_onnx_node",
-        ),
-        Node(
             verify_onnx,
-            inputs=[
-                "onnx_model",
-                "onnx_model_int8",
-                "best_model",
-                "test_inputs",
-                "params:variant",
-                "params:export",
-            ],
-            outputs="onnx_verification",
+            inputs=["onnx_model", "best_model", "test_inputs", "params:variant", "params:export"],
+            outputs=["onnx_verification", "onnx_model_int8"],
             name="verify_onnx_node",
         ),
     ]
