@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import logging
 import os
 import sys
@@ -69,16 +70,50 @@ def stale_int8_message(model: OnnxTRM, path: Path) -> str | None:
     float32_path = path.with_name(MODEL_FILES["float32"])
     if source is None or not float32_path.is_file():
         return None
-    if hashlib.sha256(float32_path.read_bytes()).hexdigest() == source:
+    if _file_sha256(float32_path) == source:
         return None
     return (
         f"{path} was made from another {float32_path.name} than the one beside it; export "
-        f"again with `{PIPELINE_HINT}`, or serve the float32 model (without --precision int8)."
+        f"again with `{PIPELINE_HINT}`, or serve that {float32_path.name} instead."
     )
 
 
+def unchecked_message(model: OnnxTRM, path: Path, reports_dir: Path) -> str | None:
+    """Return why ``path`` has no passed export check on record, or None when it has one.
+
+    The verification node writes ``<reports_dir>/<folder>/onnx_verification.json`` with the
+    sha256 of each file it checked, and only when both files pass. A file that failed its
+    check, or was copied from elsewhere, does not match the report.
+    """
+    report_path = Path(reports_dir) / path.parent.name / "onnx_verification.json"
+    try:
+        report = json.loads(report_path.read_text())
+    except FileNotFoundError:
+        reason = f"{report_path} not found"
+    except (OSError, ValueError) as error:
+        reason = f"{report_path} is unreadable ({error})"
+    else:
+        section = report.get("int8", {}) if model.info.is_int8 else report
+        checked = section.get("sha256" if model.info.is_int8 else "onnx_sha256")
+        if report.get("passed") is True and checked == _file_sha256(path):
+            return None
+        reason = f"{report_path} is the check of another file (this one failed it, or was copied)"
+    return (
+        f"{path} is served without a passed export check: {reason}. Rerun the pipeline that "
+        f"exported it (e.g. `kedro run --pipelines={path.parent.name} --env quick`) and read "
+        "its verification message."
+    )
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def load_models(
-    paths: Sequence[Path], device: str = "auto", variant: str | None = None
+    paths: Sequence[Path],
+    device: str = "auto",
+    variant: str | None = None,
+    reports_dir: Path | None = None,
 ) -> tuple[dict[str, OnnxTRM], list[str]]:
     """Open the first (newest) model of each variant in ``paths``.
 
@@ -86,9 +121,12 @@ def load_models(
         paths: Candidate files, newest first.
         device: onnxruntime device, see ``create_session``.
         variant: Keep only this variant ("att" or "mlp"); None keeps one of each.
+        reports_dir: The project's ``data/08_reporting``. When given, a model without a
+            passed export check there is still served, with a warning.
 
     Returns:
-        The loaded models by label, and a message for each file that could not be read.
+        The loaded models by label, and a message for each file that could not be read or
+        was not checked.
     """
     models: dict[str, OnnxTRM] = {}
     errors: list[str] = []
@@ -107,6 +145,9 @@ def load_models(
             errors.append(stale)
             continue
         seen.add(name)
+        unchecked = None if reports_dir is None else unchecked_message(model, path, reports_dir)
+        if unchecked is not None:
+            errors.append(unchecked)
         int8 = " int8" if model.info.is_int8 else ""
         label = f"TRM-{name} ({path.parent.name}{int8})"
         models[label] = model
@@ -223,7 +264,7 @@ def build_app(
 
         inputs = [text, table, halting]
         solve_button.click(on_solve, inputs, [message, *outputs], api_name="solve")
-        text.submit(on_solve, inputs, [message, *outputs])
+        text.submit(on_solve, inputs, [message, *outputs], api_visibility="private")
         random_button.click(on_random, None, [text, table, message], api_name="random")
         clear_button.click(on_clear, None, [text, table, message, *outputs], api_name="clear")
         text.change(on_text, text, table, api_visibility="private")
@@ -249,15 +290,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--models-dir",
         type=Path,
-        default=DEFAULT_MODELS_DIR,
-        help="folder searched for */model.onnx (default: %(default)s)",
+        help=f"folder searched for */model.onnx or */model_int8.onnx (default: "
+        f"{DEFAULT_MODELS_DIR})",
     )
     parser.add_argument(
         "--precision",
         choices=list(MODEL_FILES),
-        default="float32",
-        help="serve model.onnx (float32, default) or model_int8.onnx (int8 weights, 1.5 to 2 "
-        "times faster on a CPU at the paper size, accuracy checked at export)",
+        help="serve model.onnx (float32, the default) or model_int8.onnx (int8 weights, 1.5 "
+        "to 2 times faster on a CPU at the paper size, accuracy checked at export)",
     )
     parser.add_argument(
         "--data-dir",
@@ -275,7 +315,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
     )
     parser.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.model is not None and (args.precision or args.models_dir):
+        parser.error(
+            "--model names one file; --precision and --models-dir choose files in a folder. "
+            "Pass --model data/06_models/<pipeline>/model_int8.onnx for an int8 copy."
+        )
+    if args.models_dir is not None and not args.models_dir.is_dir():
+        parser.error(f"--models-dir {args.models_dir} does not exist; pass a folder of exports.")
+    args.precision = args.precision or "float32"
+    args.models_dir = args.models_dir or DEFAULT_MODELS_DIR
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -285,7 +335,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         paths = [args.model]
     else:
         paths = find_exports(args.models_dir, args.precision)
-    models, errors = load_models(paths, args.device, args.variant)
+    reports_dir = Path(args.data_dir) / "08_reporting"
+    models, errors = load_models(paths, args.device, args.variant, reports_dir)
     if args.model is not None and not models:
         # An explicit --model that cannot be served is a usage error, not an empty page.
         reason = errors[0] if errors else f"{args.model} is not a TRM-{args.variant} model."
@@ -297,7 +348,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     for error in errors:
         logger.warning("%s", error)
     demo = build_app(models, errors, handlers.load_test_puzzles(args.data_dir))
-    demo.launch(server_name=args.host, server_port=args.port, share=False)
+    try:
+        demo.launch(server_name=args.host, server_port=args.port, share=False)
+    except OSError as error:
+        raise SystemExit(
+            f"error: cannot serve on {args.host}:{args.port} ({error}). Pass a free --port."
+        ) from error
 
 
 if __name__ == "__main__":

@@ -343,7 +343,7 @@ def no_model_message(detail: str = "") -> str:
     prefix = f"{detail} " if detail else ""
     return (
         f"{prefix}No exported model to run. Train and export one with `{PIPELINE_HINT}` "
-        "(or --pipelines=train_mlp), then restart the page."
+        "(or --pipelines=train_att), then restart the page."
     )
 
 

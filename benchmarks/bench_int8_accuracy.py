@@ -5,8 +5,8 @@
 
 Each argument is a model folder written by a training pipeline, holding ``model.onnx`` and
 ``model_int8.onnx``. Both files solve every puzzle of the test split on onnxruntime (CPU) with
-``fixed`` and ``learned`` halting; the script reports exact accuracy (with its 95% Wilson
-interval), blank-cell accuracy, mean steps and the share of puzzles whose answers agree.
+``fixed`` and ``learned`` halting. The script reports exact accuracy (with its 95% Wilson
+interval), blank-cell accuracy, mean steps and the share of puzzles solved identically.
 The export's own verification checks the int8 copy on a seeded subset; this covers the split.
 The figures are printed and written into docs/benchmarks.md between
 ``<!-- bench_int8_accuracy:start -->`` and ``<!-- bench_int8_accuracy:end -->``.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import sys
 from pathlib import Path
 
@@ -30,7 +31,12 @@ from bench_data import machine_facts  # noqa: E402
 from docs_section import write_section  # noqa: E402
 
 from trm_pipeline.evaluation.stats import wilson_interval  # noqa: E402
-from trm_pipeline.export.runtime import HALTING_MODES, OnnxTRM  # noqa: E402
+from trm_pipeline.export.runtime import (  # noqa: E402
+    HALTING_MODES,
+    SOURCE_SHA256_KEY,
+    ModelLoadError,
+    OnnxTRM,
+)
 
 DEFAULT_TEST = REPO / "data/03_primary/test_puzzles.npz"
 DEFAULT_DOC = REPO / "docs/benchmarks.md"
@@ -44,8 +50,14 @@ def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
             f"{path} not found; build the test split with `kedro run "
             "--pipelines=data_processing --env quick` or pass --test."
         )
-    with np.load(path, allow_pickle=False) as archive:
-        return archive["question"].astype(np.int64), archive["answer"].astype(np.int64)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return archive["question"].astype(np.int64), archive["answer"].astype(np.int64)
+    except (OSError, ValueError, KeyError) as error:
+        raise SystemExit(
+            f"{path} is not a test split with 'question' and 'answer' arrays ({error}); pass "
+            "the data pipeline's data/03_primary/test_puzzles.npz."
+        ) from error
 
 
 def evaluate(model: OnnxTRM, puzzles: np.ndarray, solutions: np.ndarray, halting: str) -> dict:
@@ -63,7 +75,7 @@ def evaluate(model: OnnxTRM, puzzles: np.ndarray, solutions: np.ndarray, halting
 
 
 def compare(folder: Path, puzzles: np.ndarray, solutions: np.ndarray) -> list[dict]:
-    """One row per halting mode and file, with the agreement of the two files' answers."""
+    """Return one row per halting mode and file; int8 rows give the agreement with float32."""
     models = {}
     for precision, name in FILES.items():
         path = folder / name
@@ -72,7 +84,16 @@ def compare(folder: Path, puzzles: np.ndarray, solutions: np.ndarray) -> list[di
                 f"{path} not found; run the training pipeline that exports {folder.name} "
                 "(e.g. `kedro run --pipelines=train_mlp --env quick`)."
             )
-        models[precision] = OnnxTRM.load(path, device="cpu")
+        try:
+            models[precision] = OnnxTRM.load(path, device="cpu")
+        except ModelLoadError as error:
+            raise SystemExit(str(error)) from error
+    source = models["int8"].info.metadata.get(SOURCE_SHA256_KEY)
+    if source != hashlib.sha256((folder / FILES["float32"]).read_bytes()).hexdigest():
+        raise SystemExit(
+            f"{folder / FILES['int8']} was not made from the {FILES['float32']} beside it; "
+            "export both again with the training pipeline."
+        )
     rows = []
     for halting in HALTING_MODES:
         results = {
@@ -89,10 +110,14 @@ def compare(folder: Path, puzzles: np.ndarray, solutions: np.ndarray) -> list[di
                     "halting": halting,
                     **result,
                     "interval": (low, high),
-                    "agree": float(same.mean()),
+                    "agree": float(same.mean()) if precision == "int8" else None,
                 }
             )
     return rows
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
 
 
 def markdown(rows: list[dict], test_path: Path, count: int) -> str:
@@ -104,7 +129,7 @@ def markdown(rows: list[dict], test_path: Path, count: int) -> str:
         f"{count} puzzles of `{test_path.name}` (the models' own test split).",
         "",
         "| model | file | halting | exact accuracy (95% interval) | blank-cell | mean steps | "
-        "same answer as float32 |",
+        "same answer |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
@@ -112,9 +137,14 @@ def markdown(rows: list[dict], test_path: Path, count: int) -> str:
         lines.append(
             f"| {row['model']} | {row['precision']} | {row['halting']} | "
             f"{row['exact']:.1%} ({low:.1%}-{high:.1%}) | {row['blank']:.2%} | "
-            f"{row['steps']:.2f} | {row['agree']:.1%} |"
+            f"{row['steps']:.2f} | {_share(row['agree'])} |"
         )
-    lines += ["", "Rerun: `python benchmarks/bench_int8_accuracy.py <model folders> --test ...`."]
+    lines += [
+        "",
+        "`same answer` is the share of puzzles where the int8 copy's answer equals float32's.",
+        "Rerun: `python benchmarks/bench_int8_accuracy.py <model folders> --test <split.npz>`",
+        "(it rewrites this section; `--no-write` prints only).",
+    ]
     return "\n".join(lines)
 
 
@@ -131,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{row['model']:28s} {row['precision']:7s} {row['halting']:7s} exact "
             f"{row['exact']:.1%} blank {row['blank']:.2%} steps {row['steps']:.2f} "
-            f"same as float32 {row['agree']:.1%}"
+            f"same as float32 {_share(row['agree'])}"
         )
     if not args.no_write:
         write_section(args.doc, "bench_int8_accuracy", markdown(rows, args.test, len(puzzles)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -255,6 +257,40 @@ def test_stale_int8_copy_is_rejected(tmp_path):
     assert len(errors) == 1
     assert "made from another model.onnx" in errors[0]
     assert PIPELINE_HINT in errors[0]
+
+
+def test_export_check_report_is_matched(tmp_path):
+    path = write_tiny_export(tmp_path / "models" / "train_att" / "model.onnx", "att")
+    reports = tmp_path / "reports"
+    models, errors = solver_app.load_models([path], "cpu", reports_dir=reports)
+    assert list(models) == ["TRM-att (train_att)"]  # served, with a warning
+    assert len(errors) == 1
+    assert "without a passed export check" in errors[0]
+    assert "onnx_verification.json not found" in errors[0]
+
+    report_path = reports / "train_att" / "onnx_verification.json"
+    report_path.parent.mkdir(parents=True)
+    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    report_path.write_text(json.dumps({"passed": True, "onnx_sha256": sha256}))
+    assert solver_app.load_models([path], "cpu", reports_dir=reports)[1] == []
+
+    report_path.write_text(json.dumps({"passed": True, "onnx_sha256": "0" * 64}))
+    _, errors = solver_app.load_models([path], "cpu", reports_dir=reports)
+    assert len(errors) == 1
+    assert "the check of another file" in errors[0]
+
+
+def test_conflicting_options_exit(tmp_path):
+    model = write_tiny_export(tmp_path / "train_att" / "model.onnx", "att")
+    with pytest.raises(SystemExit) as stopped:
+        solver_app.parse_args(["--model", str(model), "--precision", "int8"])
+    assert stopped.value.code == 2
+    with pytest.raises(SystemExit) as stopped:
+        solver_app.parse_args(["--models-dir", str(tmp_path / "none")])
+    assert stopped.value.code == 2
+    args = solver_app.parse_args(["--model", str(model)])
+    assert args.precision == "float32"
+    assert args.models_dir == solver_app.DEFAULT_MODELS_DIR
 
 
 def test_unreadable_model_gives_a_message(tmp_path):

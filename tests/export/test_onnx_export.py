@@ -18,7 +18,13 @@ from trm_pipeline.export.onnx_export import (
     float32_model_from_checkpoint,
     onnx_metadata,
 )
-from trm_pipeline.export.runtime import INPUT_NAMES, OUTPUT_NAMES, OnnxTRM, create_session
+from trm_pipeline.export.runtime import (
+    INPUT_NAMES,
+    OUTPUT_NAMES,
+    ModelInfo,
+    OnnxTRM,
+    create_session,
+)
 from trm_pipeline.export.verification import compare_with_torch
 from trm_pipeline.sudoku import TOKEN_MAP
 
@@ -35,10 +41,13 @@ def session_model(proto: onnx.ModelProto) -> OnnxTRM:
 
 def test_metadata_prefers_test_set_metrics(checkpoint, variant):
     model = float32_model_from_checkpoint(checkpoint)
-    test_metrics = {"exact_accuracy": 0.75, "count": 500}
+    test_metrics = {"exact_accuracy": 0.75, "count": 500, "halting": "fixed"}
     props = onnx_metadata(checkpoint, model, variant, "run-1", test_metrics)
     assert float(props["test_exact_accuracy"]) == 0.75
     assert props["test_eval_count"] == "500"
+    assert props["test_halting"] == "fixed"
+    info = ModelInfo.from_metadata(props)
+    assert "test exact accuracy 75.0% with fixed halting" in info.describe()
 
 
 def test_graph_inputs_outputs_and_batch_axis(exported):

@@ -11,6 +11,7 @@ import onnx
 import pytest
 import torch
 
+from app import app as solver_app
 from trm_pipeline.model.network import TinyRecursiveModel
 from trm_pipeline.training.checkpoints import (
     TRAINING_STATE_FILE,
@@ -74,6 +75,7 @@ def test_training_pipeline_logs_to_mlflow(run_pipeline, kedro_project, pipeline,
     props = {prop.key: prop.value for prop in exported.metadata_props}
     assert float(props["test_exact_accuracy"]) == report["overall"]["exact_accuracy"]
     assert props["test_eval_count"] == str(report["overall"]["count"])
+    assert props["test_halting"] == report["protocol"]["halting"]
 
     # The int8 copy is written beside model.onnx, made from that file, and verified.
     model_dir = kedro_project / "data/06_models" / pipeline
@@ -86,6 +88,17 @@ def test_training_pipeline_logs_to_mlflow(run_pipeline, kedro_project, pipeline,
     verification = json.loads(verification_path.read_text())
     assert verification["passed"] is True
     assert 0.0 <= verification["int8"]["blank_accuracy"] <= 1.0
+    assert verification["onnx_sha256"] == source_sha256
+    int8_sha256 = hashlib.sha256((model_dir / "model_int8.onnx").read_bytes()).hexdigest()
+    assert verification["int8"]["sha256"] == int8_sha256
+    # The solver page finds both files checked.
+    paths = [model_dir / "model.onnx", model_dir / "model_int8.onnx"]
+    for path in paths:
+        served, warnings = solver_app.load_models(
+            [path], "cpu", reports_dir=kedro_project / "data/08_reporting"
+        )
+        assert len(served) == 1
+        assert warnings == []
     assert f"{variant}/onnx_int8_blank_accuracy" in run.data.metrics
     logged = mlflow.search_logged_models(
         experiment_ids=[run.info.experiment_id], output_format="list"

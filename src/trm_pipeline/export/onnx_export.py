@@ -117,9 +117,9 @@ def onnx_metadata(
     """Metadata stored in the ONNX file's ``metadata_props`` (all values are strings).
 
     Keys: format, variant, num_deep_recursions (T), num_latent_steps (n),
-    num_supervision_steps (N_sup), token_map (JSON), mlflow_run_id, test_exact_accuracy and
-    test_eval_count (from ``test_metrics``, the test-set evaluation, or else from the
-    checkpoint's last periodic evaluation), checkpoint_step, model_config (JSON,
+    num_supervision_steps (N_sup), token_map (JSON), mlflow_run_id, test_exact_accuracy,
+    test_eval_count and test_halting (from ``test_metrics``, the test-set evaluation, or else
+    from the checkpoint's last periodic evaluation), checkpoint_step, model_config (JSON,
     as trained), export_dtype and initial_state (JSON y0 and z0, see :mod:`.runtime`). The
     opset is in the model itself (``opset_import``).
     """
@@ -140,6 +140,7 @@ def onnx_metadata(
         "mlflow_run_id": mlflow_run_id,
         "test_exact_accuracy": "" if accuracy is None else repr(float(accuracy)),
         "test_eval_count": str(int(metrics.get("count", 0))),
+        "test_halting": str(metrics.get("halting", "")),
         "checkpoint_step": str(checkpoint.get("step", "")),
         "model_config": json.dumps(checkpoint["model_config"], sort_keys=True),
         "export_dtype": EXPORT_DTYPE,

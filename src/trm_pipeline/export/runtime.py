@@ -247,6 +247,9 @@ class ModelInfo:
         accuracy = (
             f"{self.test_exact_accuracy:.1%}" if self.test_exact_accuracy is not None else "n/a"
         )
+        halting = self.metadata.get("test_halting")
+        if halting and self.test_exact_accuracy is not None:
+            accuracy += f" with {halting} halting"
         int8 = ""
         if self.is_int8:
             accuracy += " (of the float32 model)"
@@ -325,14 +328,16 @@ class OnnxTRM:
         if not path.is_file():
             raise ModelLoadError(
                 f"No exported model at {path}. Train and export one with `{PIPELINE_HINT}` "
-                "(or train_mlp)."
+                "(or --pipelines=train_att)."
             )
         try:
             session = create_session(path, device)
         except _ORT_LOAD_ERRORS as error:
+            # onnxruntime puts its source location first and the reason last.
+            reason = str(error).strip().splitlines()[-1] if str(error).strip() else ""
             raise ModelLoadError(
                 f"Could not read {path} as an ONNX model ({type(error).__name__}: "
-                f"{str(error).strip()[:200]}). Export it again with `{PIPELINE_HINT}`."
+                f"{reason[-300:]}). Export it again with `{PIPELINE_HINT}`."
             ) from error
         return cls(session, path)
 

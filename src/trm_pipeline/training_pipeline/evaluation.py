@@ -63,7 +63,7 @@ def evaluate_checkpoint(
         report["puzzles_per_second"] or 0.0,
     )
     tracking.log_evaluation_report(report, variant)
-    return report, dict(overall)
+    return report, {**overall, "halting": report["protocol"]["halting"]}
 
 
 def plot_evaluation(report: dict[str, Any]) -> tuple[Figure, Figure, Figure]:

@@ -19,7 +19,7 @@ from trm_pipeline.export.onnx_export import (
     export_checkpoint,
     float32_model_from_checkpoint,
 )
-from trm_pipeline.export.quantization import quantize_int8
+from trm_pipeline.export.quantization import quantize_int8, sha256_of_model
 from trm_pipeline.export.verification import check_tolerance, compare_with_torch, select_rows
 from trm_pipeline.model.checkpoint import check_dataset_metadata
 
@@ -93,7 +93,13 @@ def verify_onnx(
         test_inputs["labels"][rows],
         int8_proto=int8_model,
     )
-    report = {"variant": variant, "file_size_bytes": onnx_model.ByteSize(), **report}
+    report = {
+        "variant": variant,
+        "file_size_bytes": onnx_model.ByteSize(),
+        "onnx_sha256": sha256_of_model(onnx_model),
+        **report,
+    }
+    report["int8"]["sha256"] = sha256_of_model(int8_model)
     tracking.log_verification(report, variant)
     report = check_tolerance(report, config.tolerance)
     if config.log_model:
