@@ -296,8 +296,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--precision",
         choices=list(MODEL_FILES),
-        help="serve model.onnx (float32, the default) or model_int8.onnx (int8 weights, 1.5 "
-        "to 2 times faster on a CPU at the paper size, accuracy checked at export)",
+        help="serve model.onnx (float32, the default) or model_int8.onnx (int8 weights, 1.4 "
+        "to 1.9 times faster on a CPU at the paper size, accuracy checked at export)",
     )
     parser.add_argument(
         "--data-dir",

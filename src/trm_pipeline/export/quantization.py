@@ -8,8 +8,8 @@ one. Everything else (norms, SwiGLU, RoPE, the residual stream y and z, the q_ha
 float32. The result uses standard ONNX operators only; onnxruntime fuses them into its int8
 kernels when the session starts.
 
-On a CPU without int8 dot-product units (AVX2 only) a paper-size supervision step runs 1.5
-to 2 times faster than in float32. The accuracy cost is measured by the export's
+On a CPU without int8 dot-product units (AVX2 only) a paper-size supervision step runs 1.4
+to 1.9 times faster than in float32. The accuracy cost is measured by the export's
 verification against PyTorch, not assumed.
 
 The exporter writes some weights as an initializer followed by a ``Transpose`` node, which
