@@ -5,9 +5,9 @@ import os
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
-from trm_pipeline.hooks import DistributedRunHooks
+from trm_pipeline.hooks import DistributedRunHooks, ParameterCheckHooks
 
-HOOKS = (DistributedRunHooks(),)
+HOOKS = (DistributedRunHooks(), ParameterCheckHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

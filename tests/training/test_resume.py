@@ -77,9 +77,7 @@ def test_two_process_gloo_matches_single_process(tmp_path):
     run_to_end(tmp_path / "single", "--exploration", "0", "--steps", "6")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     completed = subprocess.run(
-        torchrun_command(
-            29517, str(SCRIPT), str(tmp_path / "ddp"), "--exploration", "0", "--steps", "6"
-        ),
+        torchrun_command(str(SCRIPT), str(tmp_path / "ddp"), "--exploration", "0", "--steps", "6"),
         capture_output=True,
         text=True,
         timeout=600,

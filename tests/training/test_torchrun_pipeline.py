@@ -18,7 +18,7 @@ from trm_pipeline.training_pipeline.pipeline import create_training_pipeline
 def test_torchrun_one_mlflow_run(kedro_project):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     completed = subprocess.run(
-        torchrun_command(29541, "-m", "trm_pipeline", "--pipelines=train_att", "--env", "test"),
+        torchrun_command("-m", "trm_pipeline", "--pipelines=train_att", "--env", "test"),
         capture_output=True,
         text=True,
         timeout=900,

@@ -132,3 +132,16 @@ def test_resume_rejects_other_model_config(tmp_path):
     other = Trainer(tiny_model_config(hidden_size=64), config, train, test)
     with pytest.raises(ValueError, match=r"different model config \(changed: \['hidden_size'\]\)"):
         other.resume_if_possible()
+
+
+def test_invalid_parameters_stop_before_nodes(run_pipeline, kedro_project):
+    params = {"train_att.training.learning_rate": 1e-3, "export.min_identical_digits": 2}
+    with pytest.raises(ValueError, match="Invalid parameters, found before the run") as stopped:
+        run_pipeline("train_att", params=params)
+    message = str(stopped.value)
+    assert "params:train_att.training" in message
+    assert "learning_rate" in message
+    assert "params:export" in message
+    assert "min_identical_digits" in message
+    # Nothing ran: the data pipeline's first outputs are missing.
+    assert list((kedro_project / "data" / "03_primary").iterdir()) == []

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 
 
-def torchrun_command(port: int, *program: str) -> list[str]:
-    """Return the argv that starts ``program`` in two local processes on ``port``."""
+def free_port() -> int:
+    """Return a TCP port of 127.0.0.1 that is free now.
+
+    A fixed port can still be held by an earlier run or another program.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def torchrun_command(*program: str) -> list[str]:
+    """Return the argv that starts ``program`` in two local processes on a free port."""
+    port = free_port()
     return [
         sys.executable,
         "-m",
