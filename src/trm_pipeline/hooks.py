@@ -37,7 +37,7 @@ def parameter_parsers() -> dict[str, Callable[[Any], Any]]:
 class ParameterCheckHooks:
     """Hook that parses every parameter block the run's nodes read before the first node runs.
 
-    Each node parses its own block again when it starts; checking them all up front stops a
+    Each node parses its own block again when it starts. Checking them all up front stops a
     typo in ``training`` or ``export`` before minutes of data processing and training.
     """
 
