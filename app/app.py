@@ -10,7 +10,6 @@ the int8 copies (``model_int8.onnx``, written by the same pipeline) instead; ``-
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
@@ -34,10 +33,11 @@ from app.render import message_html
 from trm_pipeline.export.runtime import (
     DEVICES,
     HALTING_MODES,
-    PIPELINE_HINT,
-    SOURCE_SHA256_KEY,
+    MODEL_FILES,
     ModelLoadError,
     OnnxTRM,
+    file_sha256,
+    stale_int8_message,
 )
 
 logger = logging.getLogger(__name__)
@@ -46,8 +46,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "data" / "06_models"
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 VARIANTS = ("att", "mlp")
-# File name of each precision in a model folder; both are written by the export nodes.
-MODEL_FILES = {"float32": "model.onnx", "int8": "model_int8.onnx"}
 EXAMPLE = "..3.2.6..9..3.5..1..18.64....81.29..7.......8..67.82....26.95..8..2.3..9..5.1.3.."
 
 
@@ -58,24 +56,6 @@ def find_exports(models_dir: Path, precision: str = "float32") -> list[Path]:
     """Return every ``<models_dir>/*/model.onnx`` (``model_int8.onnx`` for int8), newest first."""
     files = Path(models_dir).glob(f"*/{MODEL_FILES[precision]}")
     return sorted(files, key=lambda path: path.stat().st_mtime, reverse=True)
-
-
-def stale_int8_message(model: OnnxTRM, path: Path) -> str | None:
-    """Return why an int8 copy does not match the ``model.onnx`` beside it, or None.
-
-    The int8 copy stores the sha256 of the float32 file it was made from. An export that
-    fails before writing a new copy leaves the old copy beside a new ``model.onnx``.
-    """
-    source = model.info.metadata.get(SOURCE_SHA256_KEY)
-    float32_path = path.with_name(MODEL_FILES["float32"])
-    if source is None or not float32_path.is_file():
-        return None
-    if _file_sha256(float32_path) == source:
-        return None
-    return (
-        f"{path} was made from another {float32_path.name} than the one beside it; export "
-        f"again with `{PIPELINE_HINT}`, or serve that {float32_path.name} instead."
-    )
 
 
 def unchecked_message(model: OnnxTRM, path: Path, reports_dir: Path) -> str | None:
@@ -95,7 +75,7 @@ def unchecked_message(model: OnnxTRM, path: Path, reports_dir: Path) -> str | No
     else:
         section = report.get("int8", {}) if model.info.is_int8 else report
         checked = section.get("sha256" if model.info.is_int8 else "onnx_sha256")
-        if report.get("passed") is True and checked == _file_sha256(path):
+        if report.get("passed") is True and checked == file_sha256(path):
             return None
         reason = f"{report_path} is the check of another file (this one failed it, or was copied)"
     return (
@@ -103,10 +83,6 @@ def unchecked_message(model: OnnxTRM, path: Path, reports_dir: Path) -> str | No
         f"exported it (e.g. `kedro run --pipelines={path.parent.name} --env quick`) and read "
         "its verification message."
     )
-
-
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def load_models(

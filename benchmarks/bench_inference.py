@@ -105,7 +105,7 @@ class Row:
         return "-" if value is None else f"{value:.3g} {self.unit}"
 
     def speedup(self, faster: str, slower: str) -> str:
-        """How many times ``faster`` outpaces ``slower``, as text."""
+        """Return how many times ``faster`` outpaces ``slower``, as text."""
         a, b = self.values.get(faster), self.values.get(slower)
         if a is None or b is None:
             return "-"
@@ -155,7 +155,7 @@ def cached_exports(
 
 
 def random_case(spec: str, cache_dir: Path, puzzles: np.ndarray) -> tuple[Case, float, bool]:
-    """A seeded random-weight model of a config and its exports."""
+    """Build a seeded random-weight model of a config and export it (or reuse the cache)."""
     name, config = parse_config(spec)
     torch.manual_seed(0)
     model = TinyRecursiveModel(config).eval()
@@ -167,7 +167,7 @@ def random_case(spec: str, cache_dir: Path, puzzles: np.ndarray) -> tuple[Case, 
 
 
 def trained_case(path: Path, cache_dir: Path, batch: int) -> tuple[Case, float, bool]:
-    """The trained checkpoint at ``path``, on puzzles drawn like its training data."""
+    """Load the trained checkpoint at ``path`` and draw puzzles like its training data."""
     checkpoint = load_checkpoint(path)
     model = float32_model_from_checkpoint(checkpoint)
     key = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
@@ -187,16 +187,16 @@ def step_seconds(step, repeats: int) -> float:
 
 
 def measure_onnx(onnx_model: OnnxTRM, puzzles: np.ndarray, repeats: int, solves: int) -> dict:
-    """Step times at batch 1 and at the full batch, and the page's end-to-end solves.
+    """Time a step at batch 1 and at the full batch, and the page's end-to-end solves.
 
     For each halting mode the first ``solves`` puzzles are solved one at a time on the page's
-    path; the mean seconds and mean steps are kept.
+    path. The mean seconds and mean steps are kept.
     """
     tokens = onnx_model.tokens_from_grids(puzzles)
-    one = (tokens[:1], *onnx_model.initial_state(1))
+    one_puzzle = (tokens[:1], *onnx_model.initial_state(1))
     batch = (tokens, *onnx_model.initial_state(len(tokens)))
     figures = {
-        "step": step_seconds(lambda: onnx_model.step(*one), repeats),
+        "step": step_seconds(lambda: onnx_model.step(*one_puzzle), repeats),
         "batch_step": step_seconds(lambda: onnx_model.step(*batch), repeats),
     }
     for halting in HALTING_MODES:
@@ -214,10 +214,10 @@ def measure_onnx(onnx_model: OnnxTRM, puzzles: np.ndarray, repeats: int, solves:
 def measure_torch(model: TinyRecursiveModel, tokens: np.ndarray, repeats: int) -> dict:
     """Step times of PyTorch eager at batch 1 and at the full batch."""
     tokens = torch.from_numpy(tokens)
-    one = (tokens[:1], *model.initial_state(1, "cpu"))
+    one_puzzle = (tokens[:1], *model.initial_state(1, "cpu"))
     batch = (tokens, *model.initial_state(len(tokens), "cpu"))
     return {
-        "step": step_seconds(lambda: model(*one), repeats),
+        "step": step_seconds(lambda: model(*one_puzzle), repeats),
         "batch_step": step_seconds(lambda: model(*batch), repeats),
     }
 

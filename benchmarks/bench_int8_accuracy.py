@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import sys
 from pathlib import Path
 
@@ -33,14 +32,14 @@ from docs_section import write_section  # noqa: E402
 from trm_pipeline.evaluation.stats import wilson_interval  # noqa: E402
 from trm_pipeline.export.runtime import (  # noqa: E402
     HALTING_MODES,
-    SOURCE_SHA256_KEY,
+    MODEL_FILES,
     ModelLoadError,
     OnnxTRM,
+    stale_int8_message,
 )
 
 DEFAULT_TEST = REPO / "data/03_primary/test_puzzles.npz"
 DEFAULT_DOC = REPO / "docs/benchmarks.md"
-FILES = {"float32": "model.onnx", "int8": "model_int8.onnx"}
 
 
 def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +76,7 @@ def evaluate(model: OnnxTRM, puzzles: np.ndarray, solutions: np.ndarray, halting
 def compare(folder: Path, puzzles: np.ndarray, solutions: np.ndarray) -> list[dict]:
     """Return one row per halting mode and file; int8 rows give the agreement with float32."""
     models = {}
-    for precision, name in FILES.items():
+    for precision, name in MODEL_FILES.items():
         path = folder / name
         if not path.is_file():
             raise SystemExit(
@@ -88,12 +87,9 @@ def compare(folder: Path, puzzles: np.ndarray, solutions: np.ndarray) -> list[di
             models[precision] = OnnxTRM.load(path, device="cpu")
         except ModelLoadError as error:
             raise SystemExit(str(error)) from error
-    source = models["int8"].info.metadata.get(SOURCE_SHA256_KEY)
-    if source != hashlib.sha256((folder / FILES["float32"]).read_bytes()).hexdigest():
-        raise SystemExit(
-            f"{folder / FILES['int8']} was not made from the {FILES['float32']} beside it; "
-            "export both again with the training pipeline."
-        )
+    stale = stale_int8_message(models["int8"], folder / MODEL_FILES["int8"])
+    if stale is not None:
+        raise SystemExit(stale)
     rows = []
     for halting in HALTING_MODES:
         results = {

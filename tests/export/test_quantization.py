@@ -61,7 +61,7 @@ def quick_test_inputs() -> dict:
 
 
 @pytest.mark.parametrize("variant", ["att", "mlp"])
-def test_folding_weight_transposes_keeps_every_output(variant, puzzles):
+def test_folding_transposes_keeps_outputs(variant, puzzles):
     exported = tiny_export(variant)
     folded = fold_weight_transposes(exported)
     weights = _initializer_names(folded)
@@ -80,7 +80,7 @@ def test_folding_weight_transposes_keeps_every_output(variant, puzzles):
 
 
 @pytest.mark.parametrize("variant", ["att", "mlp"])
-def test_int8_copy_quantizes_weights_and_keeps_metadata(variant, tmp_path):
+def test_int8_copy_weights_and_metadata(variant, tmp_path):
     exported = tiny_export(variant)
     int8 = quantize_int8(exported)
     onnx.checker.check_model(int8, full_check=True)
@@ -110,7 +110,7 @@ def test_int8_copy_quantizes_weights_and_keeps_metadata(variant, tmp_path):
     assert not _session(exported).info.is_int8
 
 
-def test_int8_keeps_the_trained_models_accuracy(trained, quick_test_inputs):
+def test_int8_keeps_trained_accuracy(trained, quick_test_inputs):
     _, float32, int8 = trained
     puzzles = quick_test_inputs["inputs"]
     labels = quick_test_inputs["labels"]
@@ -128,7 +128,7 @@ def test_int8_keeps_the_trained_models_accuracy(trained, quick_test_inputs):
     assert int8_exact >= float32_exact - 0.05
 
 
-def test_verification_passes_the_trained_int8_copy(trained, quick_test_inputs):
+def test_verification_passes_trained_int8(trained, quick_test_inputs):
     checkpoint, float32, int8 = trained
     report, written = verify_onnx(float32, checkpoint, quick_test_inputs, "mlp", {})
     assert written.SerializeToString() == int8.SerializeToString()

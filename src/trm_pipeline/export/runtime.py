@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import io
 import json
 import logging
@@ -50,6 +51,8 @@ INITIAL_STATE_KEY = "initial_state"
 # float32 file it was made from.
 INT8_EXPORT_DTYPE = "int8-dynamic"
 SOURCE_SHA256_KEY = "float32_sha256"
+# File name of each precision in a model folder, as the export nodes write them.
+MODEL_FILES = {"float32": "model.onnx", "int8": "model_int8.onnx"}
 HALTING_MODES = ("learned", "fixed")
 DEVICES = ("auto", "cpu", "cuda")
 PIPELINE_HINT = "kedro run --pipelines=train_mlp --env quick"
@@ -334,10 +337,11 @@ class OnnxTRM:
             session = create_session(path, device)
         except _ORT_LOAD_ERRORS as error:
             # onnxruntime puts its source location first and the reason last.
-            reason = str(error).strip().splitlines()[-1] if str(error).strip() else ""
+            lines = str(error).strip().splitlines()
+            reason = lines[-1][-300:] if lines else ""
             raise ModelLoadError(
                 f"Could not read {path} as an ONNX model ({type(error).__name__}: "
-                f"{reason[-300:]}). Export it again with `{PIPELINE_HINT}`."
+                f"{reason}). Export it again with `{PIPELINE_HINT}`."
             ) from error
         return cls(session, path)
 
@@ -415,3 +419,28 @@ class OnnxTRM:
             steps=steps,
             seconds=time.perf_counter() - started,
         )
+
+
+# int8 copies
+
+
+def file_sha256(path: str | Path) -> str:
+    """Return the hex sha256 of the file at ``path``."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def stale_int8_message(model: OnnxTRM, path: Path) -> str | None:
+    """Return why the int8 copy at ``path`` does not match the ``model.onnx`` beside it.
+
+    The int8 copy stores the sha256 of the float32 file it was made from. An export that
+    fails before writing a new copy leaves the old copy beside a new ``model.onnx``. Returns
+    None when they match, or when ``model`` is not an int8 copy or has no file beside it.
+    """
+    source = model.info.metadata.get(SOURCE_SHA256_KEY)
+    float32_path = path.with_name(MODEL_FILES["float32"])
+    if source is None or not float32_path.is_file() or file_sha256(float32_path) == source:
+        return None
+    return (
+        f"{path} was made from another {float32_path.name} than the one beside it; export "
+        f"again with `{PIPELINE_HINT}`, or serve that {float32_path.name} instead."
+    )

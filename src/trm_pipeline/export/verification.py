@@ -214,10 +214,9 @@ def compare_with_torch(
         "torch_seconds": round(torch_seconds, 3),
     }
     if labels is not None:
-        digit_tokens = graph.digit_tokens.numpy()
         for side, steps in (("onnx", onnx_steps), ("torch", torch_steps)):
-            predicted = digit_tokens[steps[-1][1] - 1]  # digits 1..9 -> tokens
-            report[f"{side}_exact_accuracy"] = float((predicted == labels).all(axis=1).mean())
+            accuracies = _accuracies(steps[-1][1], tokens, labels, onnx_model)
+            report[f"{side}_exact_accuracy"] = accuracies["exact_accuracy"]
     if int8_proto is not None:
         report["int8"] = compare_int8_with_torch(int8_proto, torch_steps, tokens, labels)
     return report

@@ -67,8 +67,8 @@ def verify_onnx(
     Both run over all supervision steps. The float32 export is held to the logit and digit
     tolerances, the int8 copy (int8 weights, activations quantized at run time) to the
     blank-cell accuracy it keeps. The int8 copy is returned, and so saved, only when both
-    pass; a copy left from an earlier export no longer matches the new ``model.onnx``, which
-    the solver page checks.
+    pass. A copy left from an earlier export then no longer matches the new ``model.onnx``,
+    which the solver page checks.
 
     Returns:
         The verification report (also logged to MLflow, with the int8 figures under "int8")
