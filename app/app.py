@@ -1,10 +1,11 @@
 """Sudoku solver page for exported TRM models (Gradio Blocks on onnxruntime; no torch).
 
 Run ``python app/app.py`` after ``kedro run --pipelines=train_mlp --env quick``; it serves
-http://127.0.0.1:7860 with the newest ``data/06_models/*/model.onnx`` of each variant side by
-side. ``--model PATH`` or ``--variant att|mlp`` picks one model; ``--precision int8`` serves
-the int8 copies (``model_int8.onnx``, written by the same pipeline) instead; ``--host`` and
-``--port`` change the address. The page never uses Gradio's share tunnel or analytics.
+http://127.0.0.1:7860 with the newest export (``data/06_models/*/``) of each variant side by
+side: its int8 copy ``model_int8.onnx`` where both that and ``model.onnx`` passed the export
+check, else ``model.onnx``. ``--precision float32|int8`` picks one kind,
+``--model PATH`` or ``--variant att|mlp`` one model; ``--host`` and ``--port`` change the
+address. The page never uses Gradio's share tunnel or analytics.
 """
 
 from __future__ import annotations
@@ -46,19 +47,46 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "data" / "06_models"
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 VARIANTS = ("att", "mlp")
+PRECISIONS = ("auto", *MODEL_FILES)
 EXAMPLE = "..3.2.6..9..3.5..1..18.64....81.29..7.......8..67.82....26.95..8..2.3..9..5.1.3.."
 
 
 # finding and loading models
 
 
-def find_exports(models_dir: Path, precision: str = "float32") -> list[Path]:
-    """Return every ``<models_dir>/*/model.onnx`` (``model_int8.onnx`` for int8), newest first."""
-    files = Path(models_dir).glob(f"*/{MODEL_FILES[precision]}")
+def find_exports(
+    models_dir: Path, precision: str = "auto", reports_dir: Path | None = None
+) -> list[Path]:
+    """Return one model file per folder of ``models_dir``, newest first.
+
+    ``float32`` and ``int8`` take every ``*/model.onnx`` or ``*/model_int8.onnx``. ``auto``
+    takes a folder's int8 copy where both files passed their export check on record in
+    ``reports_dir``, and its ``model.onnx`` otherwise (always, when ``reports_dir`` is None).
+    """
+    if precision == "auto":
+        names = MODEL_FILES.values()
+        folders = {path.parent for name in names for path in Path(models_dir).glob(f"*/{name}")}
+        files = [_checked_int8_or_float32(folder, reports_dir) for folder in folders]
+    else:
+        files = list(Path(models_dir).glob(f"*/{MODEL_FILES[precision]}"))
     return sorted(files, key=lambda path: path.stat().st_mtime, reverse=True)
 
 
-def unchecked_message(model: OnnxTRM, path: Path, reports_dir: Path) -> str | None:
+def _checked_int8_or_float32(folder: Path, reports_dir: Path | None) -> Path:
+    """Return the int8 copy in ``folder`` if both files passed the export check, else model.onnx."""
+    float32, int8 = folder / MODEL_FILES["float32"], folder / MODEL_FILES["int8"]
+    if not float32.is_file():
+        return int8
+    checked = (
+        reports_dir is not None
+        and int8.is_file()
+        and export_check_problem(float32, False, reports_dir) is None
+        and export_check_problem(int8, True, reports_dir) is None
+    )
+    return int8 if checked else float32
+
+
+def export_check_problem(path: Path, int8: bool, reports_dir: Path) -> str | None:
     """Return why ``path`` has no passed export check on record, or None when it has one.
 
     The verification node writes ``<reports_dir>/<folder>/onnx_verification.json`` with the
@@ -69,15 +97,23 @@ def unchecked_message(model: OnnxTRM, path: Path, reports_dir: Path) -> str | No
     try:
         report = json.loads(report_path.read_text())
     except FileNotFoundError:
-        reason = f"{report_path} not found"
+        return f"{report_path} not found"
     except (OSError, ValueError) as error:
-        reason = f"{report_path} is unreadable ({error})"
-    else:
-        section = report.get("int8", {}) if model.info.is_int8 else report
-        checked = section.get("sha256" if model.info.is_int8 else "onnx_sha256")
-        if report.get("passed") is True and checked == file_sha256(path):
-            return None
-        reason = f"{report_path} is the check of another file (this one failed it, or was copied)"
+        return f"{report_path} is unreadable ({error})"
+    if not isinstance(report, dict):
+        return f"{report_path} is not a verification report (a JSON object)"
+    section = report.get("int8", {}) if int8 else report
+    checked = section.get("sha256" if int8 else "onnx_sha256")
+    if report.get("passed") is True and checked == file_sha256(path):
+        return None
+    return f"{report_path} is the check of another file (this one failed it, or was copied)"
+
+
+def unchecked_message(model: OnnxTRM, path: Path, reports_dir: Path) -> str | None:
+    """Return a warning for a model served without a passed export check, or None."""
+    reason = export_check_problem(path, model.info.is_int8, reports_dir)
+    if reason is None:
+        return None
     return (
         f"{path} is served without a passed export check: {reason}. Rerun the pipeline that "
         f"exported it (e.g. `kedro run --pipelines={path.parent.name} --env quick`) and read "
@@ -271,9 +307,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--precision",
-        choices=list(MODEL_FILES),
-        help="serve model.onnx (float32, the default) or model_int8.onnx (int8 weights, 1.4 "
-        "to 1.9 times faster on a CPU at the paper size, accuracy checked at export)",
+        choices=PRECISIONS,
+        help="auto (the default): each export's model_int8.onnx where it and model.onnx "
+        "passed the export check, else model.onnx; float32: model.onnx; int8: "
+        "model_int8.onnx (int8 weights, 1.4 to 3.6 times faster on a CPU at the paper size)",
     )
     parser.add_argument(
         "--data-dir",
@@ -299,7 +336,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         )
     if args.models_dir is not None and not args.models_dir.is_dir():
         parser.error(f"--models-dir {args.models_dir} does not exist; pass a folder of exports.")
-    args.precision = args.precision or "float32"
+    args.precision = args.precision or ("float32" if args.model is not None else "auto")
     args.models_dir = args.models_dir or DEFAULT_MODELS_DIR
     return args
 
@@ -307,18 +344,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
+    reports_dir = Path(args.data_dir) / "08_reporting"
     if args.model is not None:
         paths = [args.model]
     else:
-        paths = find_exports(args.models_dir, args.precision)
-    reports_dir = Path(args.data_dir) / "08_reporting"
+        paths = find_exports(args.models_dir, args.precision, reports_dir)
     models, errors = load_models(paths, args.device, args.variant, reports_dir)
     if args.model is not None and not models:
         # An explicit --model that cannot be served is a usage error, not an empty page.
         reason = errors[0] if errors else f"{args.model} is not a TRM-{args.variant} model."
         raise SystemExit(f"error: --model {args.model}: {reason}")
     if not models and not errors:
-        where = args.model or f"{args.models_dir}/*/{MODEL_FILES[args.precision]}"
+        file_name = MODEL_FILES.get(args.precision, MODEL_FILES["float32"])
+        where = args.model or f"{args.models_dir}/*/{file_name}"
         kind = f"{args.variant} " if args.variant else ""
         errors.append(handlers.no_model_message(f"No {kind}model at {where}."))
     for error in errors:

@@ -55,6 +55,32 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+# /proc/cpuinfo flags of the vector units that set float32 and int8 matrix-product speed.
+VECTOR_FLAGS = {
+    "avx2": "AVX2",
+    "avx512f": "AVX-512",
+    "avx512_vnni": "AVX-512 VNNI",
+    "avx_vnni": "AVX-VNNI",
+    "avx512_bf16": "AVX-512 BF16",
+    "amx_int8": "AMX int8",
+}
+
+
+def cpu_vector_units() -> str:
+    """Return the CPU's vector extensions from ``VECTOR_FLAGS``, e.g. ``"AVX2 only"``."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return "vector units unknown"
+    flags = next(
+        (set(line.split(":", 1)[1].split()) for line in lines if line.startswith("flags")), set()
+    )
+    units = [name for flag, name in VECTOR_FLAGS.items() if flag in flags]
+    if units == ["AVX2"]:
+        return "AVX2 only"
+    return ", ".join(units) if units else "no AVX2"
+
+
 def machine_facts() -> dict[str, str]:
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     return {

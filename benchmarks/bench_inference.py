@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
-from bench_data import cpu_model, timed  # the script's folder is on sys.path
+from bench_data import cpu_model, cpu_vector_units, timed  # the script's folder is on sys.path
 from docs_section import write_section
 
 from trm_pipeline.export.dataset import OnnxModelDataset
@@ -285,8 +285,8 @@ def markdown(rows: list[Row], exports: list[tuple], facts: str, batch: int) -> s
         "(`benchmarks/bench_inference.py`)",
         "",
         f"Measured {time.strftime('%Y-%m-%d')} on {facts}. PyTorch runs the model's forward "
-        "(one supervision step, eager, inference mode, float32: bfloat16 matrix products are "
-        "far slower on this AVX2-only CPU), onnxruntime the exported step (`model.onnx`) and "
+        "(one supervision step, eager, inference mode, float32 like the export), onnxruntime "
+        "the exported step (`model.onnx`) and "
         "its int8 copy (`model_int8.onnx`). `paper-*` and `quick-mlp` have random weights; "
         "the trained model is the test suite's quick MLP checkpoint.",
         "",
@@ -356,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ort_threads = args.threads or "one per core"
     facts = (
-        f"{cpu_model()}, {os.cpu_count()} logical cores, load average at start "
+        f"{cpu_model()} ({cpu_vector_units()}), {os.cpu_count()} logical cores, load average "
+        "at start "
         + " ".join(f"{value:.2f}" for value in os.getloadavg())
         + f"; torch {torch.__version__} ({torch.get_num_threads()} threads), onnxruntime "
         f"{ort.__version__} ({ort_threads} threads), Python {platform.python_version()}"

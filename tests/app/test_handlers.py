@@ -280,6 +280,57 @@ def test_export_check_report_is_matched(tmp_path):
     assert "the check of another file" in errors[0]
 
 
+def write_passed_report(reports: Path, folder: Path) -> Path:
+    """Write the verification report of a passed check of both files in ``folder``."""
+    report_path = reports / folder.name / "onnx_verification.json"
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "passed": True,
+        "onnx_sha256": hashlib.sha256((folder / "model.onnx").read_bytes()).hexdigest(),
+        "int8": {"sha256": hashlib.sha256((folder / "model_int8.onnx").read_bytes()).hexdigest()},
+    }
+    report_path.write_text(json.dumps(report))
+    return report_path
+
+
+def test_auto_precision_serves_checked_int8(tmp_path):
+    models_dir, reports = tmp_path / "models", tmp_path / "reports"
+    for name, variant in (("train_att", "att"), ("train_mlp", "mlp")):
+        write_tiny_export(models_dir / name / "model.onnx", variant)
+        write_int8_copy(models_dir / name)
+    write_passed_report(reports, models_dir / "train_att")
+    chosen = solver_app.find_exports(models_dir, "auto", reports)
+    assert sorted(path.relative_to(models_dir).as_posix() for path in chosen) == [
+        "train_att/model_int8.onnx",
+        "train_mlp/model.onnx",  # no report: the float32 file
+    ]
+    models, errors = solver_app.load_models(chosen, "cpu", reports_dir=reports)
+    assert sorted(models) == ["TRM-att (train_att int8)", "TRM-mlp (train_mlp)"]
+    assert len(errors) == 1
+    assert "train_mlp/model.onnx is served without a passed export check" in errors[0]
+
+
+def test_auto_precision_falls_back_to_float32(tmp_path):
+    models_dir, reports = tmp_path / "models", tmp_path / "reports"
+    folder = models_dir / "train_att"
+    write_tiny_export(folder / "model.onnx", "att")
+    write_int8_copy(folder)
+    report_path = write_passed_report(reports, folder)
+    assert solver_app.find_exports(models_dir, "auto", reports) == [folder / "model_int8.onnx"]
+    assert solver_app.find_exports(models_dir, "auto") == [folder / "model.onnx"]
+
+    write_tiny_export(folder / "model.onnx", "mlp")  # a newer export that failed its check
+    assert solver_app.find_exports(models_dir, "auto", reports) == [folder / "model.onnx"]
+
+    for text in ("[]", "{not json", json.dumps({"passed": False})):
+        write_passed_report(reports, folder)
+        report_path.write_text(text)
+        assert solver_app.find_exports(models_dir, "auto", reports) == [folder / "model.onnx"]
+
+    (folder / "model.onnx").unlink()  # an int8 copy alone is served, checked or not
+    assert solver_app.find_exports(models_dir, "auto", reports) == [folder / "model_int8.onnx"]
+
+
 def test_conflicting_options_exit(tmp_path):
     model = write_tiny_export(tmp_path / "train_att" / "model.onnx", "att")
     with pytest.raises(SystemExit) as stopped:
@@ -291,6 +342,7 @@ def test_conflicting_options_exit(tmp_path):
     args = solver_app.parse_args(["--model", str(model)])
     assert args.precision == "float32"
     assert args.models_dir == solver_app.DEFAULT_MODELS_DIR
+    assert solver_app.parse_args([]).precision == "auto"
 
 
 def test_unreadable_model_gives_a_message(tmp_path):

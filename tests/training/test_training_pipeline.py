@@ -91,14 +91,15 @@ def test_training_pipeline_logs_to_mlflow(run_pipeline, kedro_project, pipeline,
     assert verification["onnx_sha256"] == source_sha256
     int8_sha256 = hashlib.sha256((model_dir / "model_int8.onnx").read_bytes()).hexdigest()
     assert verification["int8"]["sha256"] == int8_sha256
-    # The solver page finds both files checked.
+    # The solver page finds both files checked, and serves the int8 copy by default.
+    reports_dir = kedro_project / "data/08_reporting"
     paths = [model_dir / "model.onnx", model_dir / "model_int8.onnx"]
     for path in paths:
-        served, warnings = solver_app.load_models(
-            [path], "cpu", reports_dir=kedro_project / "data/08_reporting"
-        )
+        served, warnings = solver_app.load_models([path], "cpu", reports_dir=reports_dir)
         assert len(served) == 1
         assert warnings == []
+    default = solver_app.find_exports(kedro_project / "data/06_models", "auto", reports_dir)
+    assert model_dir / "model_int8.onnx" in default
     assert f"{variant}/onnx_int8_blank_accuracy" in run.data.metrics
     logged = mlflow.search_logged_models(
         experiment_ids=[run.info.experiment_id], output_format="list"
