@@ -102,8 +102,10 @@ def export_check_problem(path: Path, int8: bool, reports_dir: Path) -> str | Non
         return f"{report_path} is unreadable ({error})"
     if not isinstance(report, dict):
         return f"{report_path} is not a verification report (a JSON object)"
-    section = report.get("int8", {}) if int8 else report
-    checked = section.get("sha256" if int8 else "onnx_sha256")
+    section = report.get("int8") if int8 else report
+    checked = (
+        section.get("sha256" if int8 else "onnx_sha256") if isinstance(section, dict) else None
+    )
     if report.get("passed") is True and checked == file_sha256(path):
         return None
     return f"{report_path} is the check of another file (this one failed it, or was copied)"

@@ -322,7 +322,7 @@ def test_auto_precision_falls_back_to_float32(tmp_path):
     write_tiny_export(folder / "model.onnx", "mlp")  # a newer export that failed its check
     assert solver_app.find_exports(models_dir, "auto", reports) == [folder / "model.onnx"]
 
-    for text in ("[]", "{not json", json.dumps({"passed": False})):
+    for text in ("[]", "{not json", json.dumps({"passed": False}), '{"passed": true, "int8": 1}'):
         write_passed_report(reports, folder)
         report_path.write_text(text)
         assert solver_app.find_exports(models_dir, "auto", reports) == [folder / "model.onnx"]
